@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+import zoneinfo
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            "%(value)s is not an IANA time zone name (e.g. Europe/Berlin).",
+            params={"value": value},
+        ) from None
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class Region(models.Model):
+    code = models.CharField(max_length=16, unique=True, help_text="Short code, e.g. EMEA.")
+    name = models.CharField(max_length=100)
+    timezone = models.CharField(
+        max_length=64,
+        validators=[validate_timezone],
+        help_text="IANA time zone of the weekly review, e.g. Europe/Berlin.",
+    )
+    review_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    review_time = models.TimeField(help_text="Local start time of the weekly review (HH:MM).")
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(review_weekday__gte=0, review_weekday__lte=6),
+                name="region_review_weekday_0_to_6",
+            ),
+            models.CheckConstraint(condition=~Q(code=""), name="region_code_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class Segment(models.Model):
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(code=""), name="segment_code_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    CSM = "csm", "Customer success manager"
+    MANAGER = "manager", "Manager"
+    REVIEWER = "reviewer", "Reviewer"
+    ADMIN = "admin", "CS operations admin"
+
+
+class Department(models.TextChoices):
+    PROFESSIONAL_SERVICES = "professional_services", "Professional Services"
+    PRODUCT = "product", "Product"
+    SUPPORT = "support", "Support"
+    SALES = "sales", "Sales"
+    FINANCE = "finance", "Finance"
+
+
+class User(AbstractUser):
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CSM)
+    region = models.ForeignKey(
+        Region, null=True, blank=True, on_delete=models.SET_NULL, related_name="users"
+    )
+    manager = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="team",
+        limit_choices_to={"role": Role.MANAGER},
+        help_text="The manager who approves this person's escalations.",
+    )
+    department = models.CharField(
+        max_length=32,
+        choices=Department.choices,
+        blank=True,
+        help_text="For reviewers: the function they represent in the weekly review.",
+    )
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=[choice.value for choice in Role]),
+                name="user_role_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(manager=models.F("id")), name="user_not_own_manager"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    def clean(self) -> None:
+        super().clean()
+        if self.manager_id is not None:
+            if self.pk is not None and self.manager_id == self.pk:
+                raise ValidationError({"manager": "A person cannot be their own manager."})
+            if self.manager.role != Role.MANAGER:
+                raise ValidationError({"manager": "The manager must have the manager role."})
+
+    @property
+    def is_csm(self) -> bool:
+        return self.role == Role.CSM
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == Role.MANAGER
+
+    @property
+    def is_reviewer(self) -> bool:
+        return self.role == Role.REVIEWER
+
+    @property
+    def is_cs_admin(self) -> bool:
+        # Django superusers can always act as CS operations admins.
+        return self.role == Role.ADMIN or self.is_superuser
+
+
+# Who may own a customer account.
+ACCOUNT_OWNER_ROLES = (Role.CSM, Role.MANAGER)
+
+
+class Account(models.Model):
+    external_id = models.CharField(
+        max_length=64,
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Identifier in the CRM, e.g. a Salesforce account id.",
+    )
+    name = models.CharField(max_length=200)
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="accounts")
+    segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="accounts")
+    arr = models.DecimalField(
+        "ARR",
+        max_digits=14,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Annual recurring revenue.",
+    )
+    renewal_date = models.DateField()
+    csm = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+        limit_choices_to={"role__in": ACCOUNT_OWNER_ROLES},
+        verbose_name="CSM",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(arr__gte=0), name="account_arr_not_negative"),
+            models.CheckConstraint(
+                condition=Q(external_id__isnull=True) | ~Q(external_id=""),
+                name="account_external_id_null_or_not_blank",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["renewal_date"], name="account_renewal_idx"),
+            models.Index(fields=["name"], name="account_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.external_id == "":
+            self.external_id = None
+        if self.csm_id is not None and self.csm.role not in ACCOUNT_OWNER_ROLES:
+            raise ValidationError({"csm": "The account owner must be a CSM or a manager."})

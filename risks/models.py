@@ -1,0 +1,282 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import Account
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class RootCauseCategory(models.TextChoices):
+    """The seeded categories. Admins may add others: `category` is a free slug."""
+
+    ADOPTION = "adoption", "Adoption"
+    PRODUCT = "product", "Product"
+
+
+def category_label(category: str) -> str:
+    try:
+        return RootCauseCategory(category).label
+    except ValueError:
+        return category.replace("_", " ").replace("-", " ").capitalize()
+
+
+class RootCause(models.Model):
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    category = models.SlugField(
+        max_length=64,
+        help_text="adoption, product, or another category slug added by CS operations.",
+    )
+    description = models.TextField(help_text="When a CSM should pick this cause.")
+    active = models.BooleanField(
+        default=True,
+        help_text="Inactive causes cannot be chosen on new records but stay on old ones.",
+    )
+
+    class Meta:
+        ordering = ["category", "name"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(code=""), name="rootcause_code_not_blank"),
+            models.CheckConstraint(condition=~Q(category=""), name="rootcause_category_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def category_label(self) -> str:
+        return category_label(self.category)
+
+
+class RiskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    SAVED = "saved", "Saved"
+    CHURNED = "churned", "Churned"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+CLOSED_STATUSES = (RiskStatus.SAVED, RiskStatus.CHURNED, RiskStatus.WITHDRAWN)
+
+
+class Tier(models.IntegerChoices):
+    CSM = 1, "Tier 1 — CSM"
+    MANAGER = 2, "Tier 2 — Manager"
+    REVIEW = 3, "Tier 3 — Cross-functional review"
+
+
+class RiskRecord(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="risks")
+    primary_cause = models.ForeignKey(
+        RootCause, on_delete=models.PROTECT, related_name="primary_risks"
+    )
+    secondary_cause = models.ForeignKey(
+        RootCause,
+        on_delete=models.PROTECT,
+        related_name="secondary_risks",
+        null=True,
+        blank=True,
+    )
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices, default=Tier.CSM)
+    max_tier = models.PositiveSmallIntegerField(choices=Tier.choices, default=Tier.CSM)
+    status = models.CharField(max_length=16, choices=RiskStatus.choices, default=RiskStatus.OPEN)
+    summary = models.TextField()
+    next_steps = models.TextField()
+    arr_at_risk = models.DecimalField(
+        "ARR at risk", **MONEY, validators=[MinValueValidator(Decimal("0"))]
+    )
+    arr_retained = models.DecimalField(
+        "ARR retained",
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="risks_opened"
+    )
+    opened_at = models.DateTimeField(default=timezone.now)
+    tier_changed_at = models.DateTimeField(default=timezone.now)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="risks_closed",
+        null=True,
+        blank=True,
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    outcome_note = models.TextField(blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(status="open"),
+                name="risk_one_open_per_account",
+                violation_error_message="This account already has an open risk record.",
+            ),
+            models.CheckConstraint(
+                condition=Q(secondary_cause__isnull=True) | ~Q(secondary_cause=F("primary_cause")),
+                name="risk_secondary_differs_from_primary",
+            ),
+            models.CheckConstraint(condition=Q(tier__gte=1, tier__lte=3), name="risk_tier_1_to_3"),
+            models.CheckConstraint(
+                condition=Q(max_tier__gte=F("tier"), max_tier__lte=3),
+                name="risk_max_tier_at_least_tier",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[choice.value for choice in RiskStatus]),
+                name="risk_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(arr_at_risk__gte=0), name="risk_arr_at_risk_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(arr_retained__isnull=True)
+                | Q(arr_retained__gte=0, arr_retained__lte=F("arr_at_risk")),
+                name="risk_arr_retained_within_arr_at_risk",
+            ),
+            models.CheckConstraint(
+                condition=~Q(summary="") & ~Q(next_steps=""),
+                name="risk_summary_and_next_steps_required",
+            ),
+            # An open record has no outcome; a closed one has all of it.
+            models.CheckConstraint(
+                condition=(
+                    Q(status="open", closed_at__isnull=True, arr_retained__isnull=True)
+                    | (~Q(status="open") & Q(closed_at__isnull=False, arr_retained__isnull=False))
+                ),
+                name="risk_closed_fields_match_status",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "tier"], name="risk_status_tier_idx"),
+            models.Index(fields=["opened_at"], name="risk_opened_at_idx"),
+            models.Index(fields=["closed_at"], name="risk_closed_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} — {self.get_status_display()} (tier {self.tier})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == RiskStatus.OPEN
+
+
+class EscalationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Escalation(models.Model):
+    risk = models.ForeignKey(RiskRecord, on_delete=models.CASCADE, related_name="escalations")
+    from_tier = models.PositiveSmallIntegerField(choices=Tier.choices)
+    to_tier = models.PositiveSmallIntegerField(choices=Tier.choices)
+    status = models.CharField(
+        max_length=16, choices=EscalationStatus.choices, default=EscalationStatus.PENDING
+    )
+    reason = models.TextField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="escalations_requested"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="escalations_decided",
+        null=True,
+        blank=True,
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["risk"],
+                condition=Q(status="pending"),
+                name="escalation_one_pending_per_risk",
+                violation_error_message="This risk already has a pending escalation.",
+            ),
+            models.CheckConstraint(
+                condition=Q(from_tier__gte=1, from_tier__lte=2, to_tier=F("from_tier") + 1),
+                name="escalation_one_step_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[choice.value for choice in EscalationStatus]),
+                name="escalation_status_valid",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="escalation_reason_required"),
+            models.CheckConstraint(
+                condition=Q(status="pending", decided_at__isnull=True)
+                | (~Q(status="pending") & Q(decided_at__isnull=False)),
+                name="escalation_decided_at_matches_status",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "requested_at"], name="escalation_status_idx")]
+
+    def __str__(self) -> str:
+        return f"Tier {self.from_tier} → {self.to_tier} ({self.get_status_display()})"
+
+
+class TimelineKind(models.TextChoices):
+    OPENED = "opened", "Opened"
+    NOTE = "note", "Note"
+    ESCALATION_REQUESTED = "escalation_requested", "Escalation requested"
+    ESCALATION_APPROVED = "escalation_approved", "Escalation approved"
+    ESCALATION_REJECTED = "escalation_rejected", "Escalation rejected"
+    DEESCALATED = "deescalated", "De-escalated"
+    EDITED = "edited", "Edited"
+    REVIEW_NOTE = "review_note", "Review note"
+    ACTION_ADDED = "action_added", "Action item added"
+    CLOSED = "closed", "Closed"
+
+
+class TimelineEvent(models.Model):
+    """Append-only history of a risk record. Only the services write it."""
+
+    risk = models.ForeignKey(RiskRecord, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=TimelineKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="timeline_events",
+        null=True,
+        blank=True,
+    )
+    at = models.DateTimeField(default=timezone.now)
+    text = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["risk", "at"], name="timeline_risk_at_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=[choice.value for choice in TimelineKind]),
+                name="timeline_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValidationError("Timeline events are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Timeline events are append-only and cannot be deleted.")

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from accounts.models import Account, Region, Role, Segment, User
+from risks.models import Escalation, EscalationStatus, RiskRecord, RiskStatus, RootCause
+
+
+class RegionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Region
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"R{n}")
+    name = factory.LazyAttribute(lambda o: f"Region {o.code}")
+    timezone = "Europe/Berlin"
+    review_weekday = 2
+    review_time = dt.time(15, 0)
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Segment
+        django_get_or_create = ("code",)
+
+    code = "enterprise"
+    name = "Enterprise"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    role = Role.CSM
+    region = factory.SubFactory(RegionFactory, code="EMEA")
+    password = factory.django.Password("secret-pass-123")
+
+
+class ManagerFactory(UserFactory):
+    role = Role.MANAGER
+
+
+class CsmFactory(UserFactory):
+    role = Role.CSM
+    manager = factory.SubFactory(ManagerFactory)
+
+
+class ReviewerFactory(UserFactory):
+    role = Role.REVIEWER
+    department = "product"
+
+
+class AdminFactory(UserFactory):
+    role = Role.ADMIN
+    region = None
+    is_staff = True
+
+
+class AccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Account
+
+    external_id = factory.Sequence(lambda n: f"CRM-{n:05d}")
+    name = factory.Sequence(lambda n: f"Customer {n} GmbH")
+    region = factory.SubFactory(RegionFactory, code="EMEA")
+    segment = factory.SubFactory(SegmentFactory)
+    arr = Decimal("120000.00")
+    renewal_date = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=120))
+    csm = factory.SubFactory(CsmFactory)
+
+
+class RootCauseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RootCause
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"cause-{n}")
+    name = factory.LazyAttribute(lambda o: o.code.replace("-", " ").capitalize())
+    category = "adoption"
+    description = "Pick this when the test says so."
+    active = True
+
+
+class RiskRecordFactory(factory.django.DjangoModelFactory):
+    """A record written straight to the database, for reads and set-up. Tests of
+    the workflow itself go through risks.services."""
+
+    class Meta:
+        model = RiskRecord
+
+    account = factory.SubFactory(AccountFactory)
+    primary_cause = factory.SubFactory(RootCauseFactory)
+    summary = "Usage dropped by half since the champion left."
+    next_steps = "Exec sponsor call; relaunch training."
+    arr_at_risk = factory.LazyAttribute(lambda o: o.account.arr)
+    opened_by = factory.LazyAttribute(lambda o: o.account.csm)
+    status = RiskStatus.OPEN
+
+
+class EscalationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Escalation
+
+    risk = factory.SubFactory(RiskRecordFactory)
+    from_tier = factory.LazyAttribute(lambda o: o.risk.tier)
+    to_tier = factory.LazyAttribute(lambda o: o.risk.tier + 1)
+    status = EscalationStatus.PENDING
+    reason = "Needs the manager's help."
+    requested_by = factory.LazyAttribute(lambda o: o.risk.account.csm)

@@ -123,8 +123,14 @@ def _ensure_open(risk: RiskRecord) -> None:
         )
 
 
-def _ensure_version(risk: RiskRecord, version: int | None) -> None:
-    if version is not None and int(version) != risk.version:
+def _ensure_version(risk: RiskRecord, version: int | str | None) -> None:
+    if version is None:
+        return
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise InvalidInput({"version": ["Send the record's version as a whole number."]}) from None
+    if version != risk.version:
         raise Conflict(
             "This risk record was changed by someone else since you loaded it "
             f"(your version {version}, current version {risk.version}). "
@@ -256,7 +262,7 @@ def risk_edit(
     *,
     user: User,
     risk: RiskRecord | int,
-    version: int,
+    version: int | str,
     primary_cause: RootCause | None = _UNSET,
     secondary_cause: RootCause | None = _UNSET,
     summary: str = _UNSET,

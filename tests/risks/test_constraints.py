@@ -153,3 +153,10 @@ def test_deleting_a_cause_in_use_is_refused(account, low_usage):
     with pytest.raises(ProtectedError):
         low_usage.delete()
     assert RiskRecord.objects.count() == 1
+
+
+def test_database_refuses_to_rewrite_timeline_events_even_in_bulk(account, low_usage):
+    risk = factories.RiskRecordFactory(account=account, primary_cause=low_usage)
+    TimelineEvent.objects.create(risk=risk, kind="note", text="Original")
+    refused(lambda: TimelineEvent.objects.filter(risk=risk).update(text="Rewritten"))
+    assert TimelineEvent.objects.get(risk=risk).text == "Original"

@@ -470,3 +470,10 @@ def test_other_teams_csm_and_reviewer_cannot_close(other_csm, reviewer, csm, acc
     for user in (other_csm, reviewer):
         with pytest.raises(NotAllowed):
             services.risk_close(user=user, risk=risk, outcome="saved", note="x")
+
+
+def test_a_version_that_is_not_a_number_is_invalid_input(csm, account, low_usage):
+    risk = open_risk(csm, account, low_usage)
+    with pytest.raises(InvalidInput) as refused:
+        services.risk_edit(user=csm, risk=risk, version="abc", summary="x")
+    assert "version" in refused.value.errors

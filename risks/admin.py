@@ -1,0 +1,510 @@
+"""Admin for CS operations: root causes, risk records, escalations, timeline.
+
+Every workflow change made here goes through ``risks.services``, exactly as in
+the web UI and the API: adding and editing a risk record, the note, escalate,
+de-escalate and close pages of a record, and the approve and reject actions on
+escalations. The admin shows what the services refuse; it decides nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db import router, transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from . import services
+from .exceptions import DomainError
+from .forms import (
+    CloseForm,
+    DeescalateForm,
+    EscalationRequestForm,
+    RejectEscalationsForm,
+    RiskNoteForm,
+    RiskRecordAdminForm,
+    add_domain_error,
+)
+from .models import Escalation, EscalationStatus, RiskRecord, RootCause, TimelineEvent
+
+# --- root causes ---------------------------------------------------------------------
+
+
+@admin.register(RootCause)
+class RootCauseAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "category", "active")
+    list_filter = ("category", "active")
+    search_fields = ("code", "name", "description")
+    actions = ("deactivate", "activate")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: RootCause | None = None) -> tuple:
+        # Timeline events, reports and API clients refer to a cause by its code,
+        # so the code is fixed once the cause exists; rename it via `name`.
+        return ("code",) if obj is not None else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: RootCause | None = None) -> bool:
+        # Causes stay on old records and in reports; retire one by deactivating it.
+        return False
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet, active: bool) -> None:
+        causes = list(queryset.exclude(active=active))
+        RootCause.objects.filter(pk__in=[cause.pk for cause in causes]).update(active=active)
+        for cause in causes:
+            self.log_change(request, cause, [{"changed": {"fields": ["Active"]}}])
+        state = "activated" if active else "deactivated"
+        self.message_user(request, f"{len(causes)} root cause(s) {state}.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate selected root causes", permissions=["change"])
+    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_active(request, queryset, active=False)
+
+    @admin.action(description="Activate selected root causes", permissions=["change"])
+    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_active(request, queryset, active=True)
+
+
+# --- risk records --------------------------------------------------------------------
+
+
+class TimelineEventInline(admin.TabularInline):
+    """The record's history, oldest first as it reads like a story (and as the API
+    returns it). Append-only: nothing can be added, changed or deleted here."""
+
+    model = TimelineEvent
+    fields = ("at", "kind", "actor", "text", "data")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Timeline"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("actor")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class EscalationInline(admin.TabularInline):
+    model = Escalation
+    fields = (
+        "from_tier",
+        "to_tier",
+        "status",
+        "reason",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("requested_by", "decided_by")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+DESCRIPTION_FIELDS = ("primary_cause", "secondary_cause", "summary", "next_steps", "arr_at_risk")
+STATE_FIELDS = ("status", "tier", "max_tier", "tier_changed_at", "version")
+AUDIT_FIELDS = (
+    "opened_by",
+    "opened_at",
+    "closed_by",
+    "closed_at",
+    "arr_retained",
+    "outcome_note",
+)
+
+WorkflowAction = Callable[[HttpRequest, RiskRecord, dict[str, Any]], str]
+
+
+@admin.register(RiskRecord)
+class RiskRecordAdmin(admin.ModelAdmin):
+    form = RiskRecordAdminForm
+    list_display = (
+        "account",
+        "status",
+        "tier",
+        "max_tier",
+        "primary_cause",
+        "arr_at_risk",
+        "opened_at",
+    )
+    list_filter = (
+        "status",
+        "tier",
+        "primary_cause__category",
+        "account__region",
+        "account__segment",
+    )
+    list_select_related = ("account", "primary_cause")
+    search_fields = ("account__name", "summary")
+    autocomplete_fields = ("account",)
+    inlines = (EscalationInline, TimelineEventInline)
+    workflow_template = "admin/risks/riskrecord/workflow_form.html"
+
+    # --- permissions and layout ---------------------------------------------------
+
+    def has_change_permission(self, request: HttpRequest, obj: RiskRecord | None = None) -> bool:
+        # A closed record is read-only (the services refuse any change); showing
+        # it as a view page avoids offering a form that can only fail.
+        if obj is not None and not obj.is_open:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: RiskRecord | None = None) -> bool:
+        # Records are closed with an outcome (e.g. withdrawn), never deleted:
+        # the reports count them.
+        return False
+
+    def get_fieldsets(self, request: HttpRequest, obj: RiskRecord | None = None) -> list:
+        if obj is None:
+            return [(None, {"fields": ("account", *DESCRIPTION_FIELDS)})]
+        description = ("account", *DESCRIPTION_FIELDS)
+        if self.has_change_permission(request, obj):
+            description = (*description, "loaded_version")
+        return [
+            (None, {"fields": description}),
+            ("Workflow state", {"fields": STATE_FIELDS}),
+            ("Opened and closed", {"fields": AUDIT_FIELDS}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: RiskRecord | None = None) -> tuple:
+        if obj is None:
+            return ()
+        return ("account", *STATE_FIELDS, *AUDIT_FIELDS)
+
+    def get_inlines(self, request: HttpRequest, obj: RiskRecord | None) -> tuple:
+        return self.inlines if obj is not None else ()
+
+    def get_form(
+        self, request: HttpRequest, obj: RiskRecord | None = None, change: bool = False, **kwargs
+    ) -> type[forms.ModelForm]:
+        form = super().get_form(request, obj, change, **kwargs)
+        # The form calls the services, which need to know who is acting.
+        return type(form.__name__, (form,), {"user": request.user})
+
+    # --- saving: the form's validation already called the service -------------------
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            context = getattr(response, "context_data", None) or {}
+            if request.method == "POST" and "adminform" in context:
+                # The form is shown again: something failed after (or in) the
+                # service call. Undo whatever it wrote so nothing is half-applied.
+                transaction.set_rollback(True)
+        return response
+
+    def save_model(
+        self, request: HttpRequest, obj: RiskRecord, form: forms.ModelForm, change: bool
+    ) -> None:
+        """Nothing to do: services.risk_open / risk_edit wrote the record. (The
+        default save_related stays: the inlines are view-only, so their formsets
+        save nothing, and it records what the change message needs.)"""
+
+    # --- workflow pages -------------------------------------------------------------
+
+    def get_urls(self) -> list:
+        info = self.opts.app_label, self.opts.model_name
+        pages = [
+            ("note", self.note_view),
+            ("escalate", self.escalate_view),
+            ("deescalate", self.deescalate_view),
+            ("close", self.close_view),
+        ]
+        urls = [
+            path(
+                f"<path:object_id>/{name}/",
+                self.admin_site.admin_view(view),
+                name="{}_{}_{}".format(*info, name),
+            )
+            for name, view in pages
+        ]
+        return urls + super().get_urls()
+
+    def _workflow_page(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        *,
+        form_class: type[forms.Form],
+        title: str,
+        submit_label: str,
+        perform: WorkflowAction,
+    ) -> HttpResponse:
+        risk = self.get_object(request, unquote(object_id))
+        if risk is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        # Admin access to change risk records at all; the service then decides
+        # whether this user may do this to this record.
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = form_class(request.POST)
+            if form.is_valid():
+                try:
+                    message = perform(request, risk, form.cleaned_data)
+                except DomainError as error:
+                    add_domain_error(form, error)
+                else:
+                    self.log_change(request, risk, message)
+                    self.message_user(request, message, messages.SUCCESS)
+                    return HttpResponseRedirect(
+                        reverse("admin:risks_riskrecord_change", args=[risk.pk])
+                    )
+        else:
+            form = form_class(initial={"version": risk.version})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "subtitle": str(risk),
+            "opts": self.opts,
+            "original": risk,
+            "form": form,
+            "submit_label": submit_label,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, self.workflow_template, context)
+
+    def note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def perform(request: HttpRequest, risk: RiskRecord, data: dict[str, Any]) -> str:
+            services.risk_add_note(user=request.user, risk=risk, text=data["text"])
+            return "Note added to the timeline."
+
+        return self._workflow_page(
+            request,
+            object_id,
+            form_class=RiskNoteForm,
+            title="Add a note",
+            submit_label="Add note",
+            perform=perform,
+        )
+
+    def escalate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def perform(request: HttpRequest, risk: RiskRecord, data: dict[str, Any]) -> str:
+            escalation = services.escalation_request(
+                user=request.user, risk=risk, reason=data["reason"]
+            )
+            if escalation.status == EscalationStatus.APPROVED:
+                return f"Escalated to tier {escalation.to_tier}."
+            return (
+                f"Escalation to tier {escalation.to_tier} requested; "
+                "it waits for the manager's decision."
+            )
+
+        return self._workflow_page(
+            request,
+            object_id,
+            form_class=EscalationRequestForm,
+            title="Request an escalation",
+            submit_label="Request escalation",
+            perform=perform,
+        )
+
+    def deescalate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def perform(request: HttpRequest, risk: RiskRecord, data: dict[str, Any]) -> str:
+            risk = services.risk_deescalate(
+                user=request.user,
+                risk=risk,
+                to_tier=data["to_tier"],
+                note=data["note"],
+                version=data["version"],
+            )
+            return f"De-escalated to tier {risk.tier}."
+
+        return self._workflow_page(
+            request,
+            object_id,
+            form_class=DeescalateForm,
+            title="De-escalate",
+            submit_label="De-escalate",
+            perform=perform,
+        )
+
+    def close_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        def perform(request: HttpRequest, risk: RiskRecord, data: dict[str, Any]) -> str:
+            risk = services.risk_close(
+                user=request.user,
+                risk=risk,
+                outcome=data["outcome"],
+                note=data["note"],
+                arr_retained=data["arr_retained"],
+                version=data["version"],
+            )
+            return f"Closed as {risk.get_status_display().lower()}."
+
+        return self._workflow_page(
+            request,
+            object_id,
+            form_class=CloseForm,
+            title="Close the risk record",
+            submit_label="Close record",
+            perform=perform,
+        )
+
+
+# --- escalations ----------------------------------------------------------------------
+
+
+ESCALATION_FIELDS = (
+    "risk",
+    "from_tier",
+    "to_tier",
+    "status",
+    "reason",
+    "requested_by",
+    "requested_at",
+    "decided_by",
+    "decided_at",
+    "decision_note",
+)
+
+
+@admin.register(Escalation)
+class EscalationAdmin(admin.ModelAdmin):
+    """Escalations are requested on a risk record and decided here with the
+    approve and reject actions; their fields are never edited by hand."""
+
+    list_display = (
+        "account",
+        "from_tier",
+        "to_tier",
+        "status",
+        "requested_by",
+        "requested_at",
+        "decided_by",
+    )
+    list_filter = ("status", "risk__account__region")
+    list_select_related = ("risk__account", "requested_by", "decided_by")
+    search_fields = ("risk__account__name", "reason")
+    fields = ESCALATION_FIELDS
+    readonly_fields = ESCALATION_FIELDS
+    actions = ("approve_selected", "reject_selected")
+
+    @admin.display(description="Account", ordering="risk__account__name")
+    def account(self, escalation: Escalation) -> str:
+        return escalation.risk.account.name
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Escalation | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Escalation | None = None) -> bool:
+        return False
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        # Admin access to the decision actions; the service then checks that this
+        # user may decide this escalation (the CSM's manager or a CS admin).
+        return request.user.has_perm(f"{self.opts.app_label}.change_escalation")
+
+    def _describe(self, escalation: Escalation) -> str:
+        return (
+            f"{escalation.risk.account.name} (tier {escalation.from_tier} → {escalation.to_tier})"
+        )
+
+    @admin.action(description="Approve selected escalations", permissions=["decide"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        approved = 0
+        # Each approval is its own transaction: one refusal leaves the others done.
+        for escalation in queryset:
+            try:
+                services.escalation_approve(user=request.user, escalation=escalation)
+            except DomainError as error:
+                self.message_user(
+                    request, f"{self._describe(escalation)}: {error.message}", messages.ERROR
+                )
+            else:
+                approved += 1
+        if approved:
+            self.message_user(request, f"Approved {approved} escalation(s).", messages.SUCCESS)
+
+    @admin.action(description="Reject selected escalations", permissions=["decide"])
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        # First call: the changelist's action POST shows the confirmation page.
+        # Second call: that page posts back with "apply" and the note.
+        form = RejectEscalationsForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            rejected = 0
+            for escalation in queryset:
+                try:
+                    services.escalation_reject(
+                        user=request.user, escalation=escalation, note=form.cleaned_data["note"]
+                    )
+                except DomainError as error:
+                    self.message_user(
+                        request, f"{self._describe(escalation)}: {error.message}", messages.ERROR
+                    )
+                else:
+                    rejected += 1
+            if rejected:
+                self.message_user(request, f"Rejected {rejected} escalation(s).", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject escalations",
+            "opts": self.opts,
+            "queryset": queryset,
+            "form": form,
+            "action_name": "reject_selected",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/risks/escalation/reject_confirmation.html", context)
+
+
+# --- timeline ----------------------------------------------------------------------------
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(admin.ModelAdmin):
+    """Append-only: the services write events; here they can only be read."""
+
+    list_display = ("kind", "risk", "actor", "at")
+    list_filter = ("kind",)
+    list_select_related = ("risk__account", "actor")
+    search_fields = ("risk__account__name", "text")
+    fields = ("risk", "kind", "actor", "at", "text", "data")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: TimelineEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: TimelineEvent | None = None) -> bool:
+        return False

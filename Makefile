@@ -24,6 +24,7 @@ run: install
 	@bash scripts/serve.sh
 
 test: install
+	@bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \

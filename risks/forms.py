@@ -6,28 +6,45 @@ whose refusals ``add_domain_error`` turns into errors next to the fields.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django import forms
+from django.db.models import Q, QuerySet
+from django.forms.models import ModelChoiceIterator
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.models import User
+from accounts.models import Account, User
 
 from . import services
 from .exceptions import Conflict, DomainError, InvalidInput
-from .models import CLOSED_STATUSES, RiskRecord, Tier
+from .models import CLOSED_STATUSES, RiskRecord, RootCause, Tier
+from .templatetags.risk_tags import money
 
 
-def add_domain_error(form: forms.BaseForm, error: DomainError) -> None:
+def admin_record_url(risk: RiskRecord) -> str:
+    return reverse("admin:risks_riskrecord_change", args=[risk.pk])
+
+
+def add_domain_error(
+    form: forms.BaseForm,
+    error: DomainError,
+    *,
+    record_url: Callable[[RiskRecord], str] = admin_record_url,
+) -> None:
     """Show a service's refusal on ``form``: field errors next to their fields,
-    anything else (not allowed, conflicts) above the form."""
+    anything else (not allowed, conflicts) above the form.
+
+    A conflict about another risk record (e.g. the account's open one) links to
+    it; ``record_url`` says where, so the admin links to its change page and the
+    web UI to the record's detail page."""
     if isinstance(error, InvalidInput):
         for field, messages in error.errors.items():
             form.add_error(field if field in form.fields else None, messages)
         return
     if isinstance(error, Conflict) and isinstance(error.existing, RiskRecord):
-        url = reverse("admin:risks_riskrecord_change", args=[error.existing.pk])
+        url = record_url(error.existing)
         form.add_error(
             None,
             format_html(
@@ -156,3 +173,188 @@ class RejectEscalationsForm(forms.Form):
         error_messages={"required": "Say why the escalations are rejected."},
         help_text="Shown to the requesting CSM on the risk's timeline.",
     )
+
+
+# --- web UI: filing, editing and the actions of the detail page ----------------------
+#
+# As above, these parse input and nothing more; the views hand the cleaned data
+# to risks.services and show its refusals with ``add_domain_error``.
+
+
+class CauseChoiceIterator(ModelChoiceIterator):
+    """Root causes grouped by category, as (category label, [choices]) pairs, so
+    the radio widget can render one block per category."""
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        groups: dict[str, list[tuple[Any, str]]] = {}
+        for cause in self.queryset:
+            groups.setdefault(cause.category_label, []).append(self.choice(cause))
+        yield from groups.items()
+
+
+class CauseRadioSelect(forms.RadioSelect):
+    """Radio cards with each cause's description, one group per category
+    (CSS: cause-group / cause-options / cause-option)."""
+
+    template_name = "risks/_file_cause_widget.html"
+    compact = False
+
+    def get_context(self, name: str, value: Any, attrs: dict | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        context["widget"]["compact"] = self.compact
+        return context
+
+
+class CompactCauseRadioSelect(CauseRadioSelect):
+    """The same cards without descriptions, for the optional secondary cause:
+    the primary picker above already explains each cause."""
+
+    compact = True
+
+
+class CauseChoiceField(forms.ModelChoiceField):
+    iterator = CauseChoiceIterator
+    widget = CauseRadioSelect
+
+    def label_from_instance(self, obj: RootCause) -> str:
+        return obj.name if obj.active else f"{obj.name} (no longer in use)"
+
+
+def cause_queryset(*keep: RootCause | None) -> QuerySet[RootCause]:
+    """Active causes, plus the inactive ones a record already carries: those
+    stay selectable on that record (design.md §2)."""
+    keep_ids = [cause.pk for cause in keep if cause is not None]
+    return RootCause.objects.filter(Q(active=True) | Q(pk__in=keep_ids)).order_by(
+        "category", "name"
+    )
+
+
+class RiskDescriptionForm(forms.Form):
+    """The fields a CSM writes when filing a record, and changes when editing it."""
+
+    primary_cause = CauseChoiceField(
+        queryset=RootCause.objects.none(),
+        label="Primary root cause",
+        help_text="The main reason the account may churn.",
+    )
+    secondary_cause = CauseChoiceField(
+        queryset=RootCause.objects.none(),
+        label="Secondary root cause",
+        widget=CompactCauseRadioSelect,
+        required=False,
+        blank=True,
+        empty_label="None",
+        help_text="Optional: a second cause that adds to the risk.",
+    )
+    summary = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What is happening, in a few sentences.",
+    )
+    next_steps = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What you will do next, and by when.",
+    )
+    arr_at_risk = forms.DecimalField(
+        label="ARR at risk",
+        max_digits=14,
+        decimal_places=2,
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+    )
+
+    def __init__(self, *args: Any, keep_causes: tuple[RootCause | None, ...] = (), **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        queryset = cause_queryset(*keep_causes)
+        self.fields["primary_cause"].queryset = queryset
+        self.fields["secondary_cause"].queryset = queryset
+
+
+class RiskFileForm(RiskDescriptionForm):
+    """Filing a risk record. The account list shows only accounts the user may
+    file on (``account_choices``); the field itself accepts any account, so that
+    a crafted POST reaches the service, which refuses it with its reason."""
+
+    field_order = ["account"]
+
+    account = forms.ModelChoiceField(
+        queryset=Account.objects.all(),
+        empty_label="Choose an account…",
+        help_text="Only accounts you may file on are listed.",
+    )
+
+    def __init__(
+        self, *args: Any, account_choices: list[tuple[Any, str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        account = self.fields["account"]
+        account.widget.choices = [("", "Choose an account…"), *(account_choices or [])]
+        # With htmx, choosing an account refills "ARR at risk" with its ARR.
+        account.widget.attrs.update(
+            {
+                "hx-get": reverse("risks:file") + "?partial=arr",
+                "hx-trigger": "change",
+                "hx-target": "#field-id_arr_at_risk",
+                "hx-swap": "outerHTML",
+            }
+        )
+        arr = self.fields["arr_at_risk"]
+        arr.required = False
+        arr.help_text = "Empty = the account's full ARR."
+
+
+class RiskEditForm(RiskDescriptionForm):
+    """Editing an open record; ``version`` is the one the page was loaded with."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+# On the detail page the texts the services require are marked required too, so
+# the label shows it and the browser can say so before a round trip.
+
+
+class RiskNoteEntryForm(RiskNoteForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["text"].required = True
+        self.fields["text"].widget.attrs["rows"] = 3
+
+
+class EscalationReasonForm(EscalationRequestForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = True
+        self.fields["reason"].widget.attrs["rows"] = 3
+
+
+class RiskDeescalateForm(DeescalateForm):
+    """De-escalation on the detail page: only the tiers below the current one."""
+
+    def __init__(self, *args: Any, risk: RiskRecord, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["note"].required = True
+        self.fields["note"].widget.attrs["rows"] = 3
+        self.fields["to_tier"].choices = [
+            (tier.value, tier.label) for tier in Tier if tier.value < risk.tier
+        ]
+        self.fields["to_tier"].initial = risk.tier - 1  # one step down unless chosen
+        self.fields["note"].help_text = "Why the record no longer needs this tier."
+
+
+class RiskCloseForm(CloseForm):
+    """Closing on the detail page, with the outcome as radio buttons."""
+
+    def __init__(self, *args: Any, risk: RiskRecord, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["note"].required = True
+        self.fields["note"].widget.attrs["rows"] = 3
+        self.fields["outcome"].widget = forms.RadioSelect(choices=self.fields["outcome"].choices)
+        self.fields["outcome"].help_text = (
+            "Saved: the customer renews (fully or partly). Churned: they leave. "
+            "Withdrawn: raised in error or no longer a risk."
+        )
+        self.fields["arr_retained"].help_text = (
+            f"Saved only. Empty = the whole ARR at risk ({money(risk.arr_at_risk)}); "
+            "less means a downsell."
+        )
+        self.fields["arr_retained"].widget.attrs.update({"step": "0.01", "min": "0"})

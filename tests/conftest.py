@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import socket
 from urllib.parse import urlparse
 
@@ -38,6 +39,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if problems:
         hint = " Start them (bash .ci/run does) or set DATABASE_URL / REDIS_URL."
         pytest.exit("Test services unavailable: " + " ".join(problems) + hint, returncode=3)
+
+
+@pytest.fixture
+def reference_data(transactional_db) -> None:
+    """Tests on a transactional database start from a flushed database, without
+    what the data migrations seed; put the root causes and segments back."""
+    from django.apps import apps
+
+    seed_segments = importlib.import_module("accounts.migrations.0002_seed_segments").seed
+    seed_causes = importlib.import_module("risks.migrations.0002_seed_root_causes").seed
+    seed_segments(apps, None)
+    seed_causes(apps, None)
 
 
 @pytest.fixture

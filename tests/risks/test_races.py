@@ -14,8 +14,11 @@ from risks.exceptions import Conflict
 from risks.models import Escalation, EscalationStatus, RiskRecord, RootCause, TimelineKind
 from tests import factories
 
-# serialized_rollback restores the seeded root causes after each flush.
-pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.race]
+pytestmark = [
+    pytest.mark.race,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("reference_data"),
+]
 
 THREADS = 6
 

@@ -1,0 +1,213 @@
+"""Reads that feed pages, exports and reports. They own select_related /
+prefetch_related / annotate so that no list costs a query per row."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
+
+from accounts.models import Account, User
+
+from . import calendar
+from .models import Escalation, EscalationStatus, RiskRecord, RiskStatus, Tier
+
+
+def risk_queryset() -> QuerySet[RiskRecord]:
+    """Risk records with everything a list row shows, in a fixed number of queries."""
+    return RiskRecord.objects.select_related(
+        "account__region",
+        "account__segment",
+        "account__csm__manager",
+        "primary_cause",
+        "secondary_cause",
+    )
+
+
+# --- home and approvals ---
+
+
+def team_scope(user: User, *, prefix: str = "account__") -> Q:
+    """The accounts a manager decides for: their own and those of the people
+    whose manager they are (the same relation as ``rules.manages_account``).
+    ``prefix`` is the path from the queried model to the account."""
+    return Q(**{f"{prefix}csm": user}) | Q(**{f"{prefix}csm__manager": user})
+
+
+def escalation_queryset() -> QuerySet[Escalation]:
+    """Escalations with everything an approval row shows."""
+    return Escalation.objects.select_related(
+        "risk__account__region",
+        "risk__account__csm",
+        "risk__primary_cause",
+        "requested_by",
+        "decided_by",
+    )
+
+
+def approval_queue(user: User, *, region_code: str | None = None) -> QuerySet[Escalation]:
+    """Pending escalations the user decides, oldest first: all of them for an
+    admin, their team's for a manager, none for anyone else."""
+    queue = escalation_queryset().filter(status=EscalationStatus.PENDING)
+    if not user.is_cs_admin:
+        if not user.is_manager:
+            return queue.none()
+        queue = queue.filter(team_scope(user, prefix="risk__account__"))
+    if region_code:
+        queue = queue.filter(risk__account__region__code=region_code)
+    return queue.order_by("requested_at", "pk")
+
+
+def with_waiting_time(
+    escalations: Iterable[Escalation], *, now: dt.datetime | None = None
+) -> list[Escalation]:
+    """Sets ``business_days_waiting`` and ``overdue`` on each escalation, counted
+    on the wall clock of the account's region (its weekend is the one that
+    matters). Pure Python over loaded rows: no query."""
+    now = now or calendar.current_time()
+    rows = list(escalations)
+    for escalation in rows:
+        if escalation.status == EscalationStatus.PENDING:
+            days = calendar.business_days_between(
+                escalation.requested_at, now, escalation.risk.account.region.timezone
+            )
+        else:
+            days = 0
+        escalation.business_days_waiting = days
+        escalation.overdue = escalation.status == EscalationStatus.PENDING and calendar.is_overdue(
+            days
+        )
+    return rows
+
+
+def pending_escalations_requested_by(user: User) -> QuerySet[Escalation]:
+    return (
+        escalation_queryset()
+        .filter(status=EscalationStatus.PENDING, requested_by=user)
+        .order_by("requested_at", "pk")
+    )
+
+
+def open_risks(scope: Q | None = None) -> QuerySet[RiskRecord]:
+    """Open records in ``scope`` (all if None), highest tier first, then the
+    soonest renewal: the order in which they need attention."""
+    risks = risk_queryset().filter(status=RiskStatus.OPEN)
+    if scope is not None:
+        risks = risks.filter(scope)
+    return risks.order_by("-tier", "account__renewal_date", "-arr_at_risk", "pk")
+
+
+def open_risk_totals_by_tier(scope: Q | None = None) -> list[dict]:
+    """Count and ARR at risk of the open records in ``scope`` per tier, highest
+    tier first, every tier present (zero when empty). One aggregate query."""
+    risks = RiskRecord.objects.filter(status=RiskStatus.OPEN)
+    if scope is not None:
+        risks = risks.filter(scope)
+    rows = {
+        row["tier"]: row
+        for row in risks.order_by()
+        .values("tier")
+        .annotate(count=Count("pk"), arr_at_risk=Sum("arr_at_risk"))
+    }
+    return [
+        {
+            "tier": tier,
+            "count": rows.get(tier, {}).get("count", 0),
+            "arr_at_risk": rows.get(tier, {}).get("arr_at_risk") or 0,
+        }
+        for tier in sorted(Tier.values, reverse=True)
+    ]
+
+
+def tier3_risks_for_review(region_id: int | None) -> QuerySet[RiskRecord]:
+    """Open tier-3 records of a region (all regions if None), soonest renewal
+    first, then the larger ARR at risk: the order of the weekly review."""
+    risks = risk_queryset().filter(status=RiskStatus.OPEN, tier=Tier.REVIEW)
+    if region_id is not None:
+        risks = risks.filter(account__region_id=region_id)
+    return risks.order_by("account__renewal_date", "-arr_at_risk", "pk")
+
+
+def accounts_renewing_soon(
+    user: User, *, days: int = 90, today: dt.date | None = None
+) -> QuerySet[Account]:
+    """The user's accounts renewing within ``days`` from today, with the tier and
+    id of their open risk record (None without one) annotated in the same query."""
+    today = today or timezone.localdate()
+    open_risk = RiskRecord.objects.filter(account=OuterRef("pk"), status=RiskStatus.OPEN)
+    return (
+        Account.objects.filter(
+            csm=user, renewal_date__gte=today, renewal_date__lte=today + dt.timedelta(days=days)
+        )
+        .annotate(
+            open_risk_tier=Subquery(open_risk.values("tier")[:1]),
+            open_risk_id=Subquery(open_risk.values("pk")[:1]),
+        )
+        .order_by("renewal_date", "name")
+    )
+
+
+# --- list page ---
+
+
+def risk_list_queryset() -> QuerySet[RiskRecord]:
+    """Rows of the risk list page: ``risk_queryset`` without the long texts the
+    table does not show (the template must not read them: each would be a query)."""
+    return risk_queryset().defer("summary", "next_steps", "outcome_note")
+
+
+def risk_export_queryset() -> QuerySet[RiskRecord]:
+    """Rows of the CSV export: every column of a list row plus the texts."""
+    return risk_queryset()
+
+
+# --- detail page ---
+# (and the filing page, which belongs to the same page group)
+
+ACCOUNT_CHOICES_LIMIT = 200
+
+
+def fileable_accounts(user: User, *, search: str = "") -> QuerySet[Account]:
+    """Accounts ``user`` may file a risk record on, as ``rules.can_file_on``
+    decides one by one: a CSM's own, a manager's own and their team's, all for
+    an admin, none for anyone else. ``search`` narrows by name or CRM id.
+    ``open_risk_id`` is annotated so the list can warn before a second filing."""
+    open_risk = RiskRecord.objects.filter(account=OuterRef("pk"), status=RiskStatus.OPEN)
+    accounts = (
+        Account.objects.select_related("region")
+        .annotate(open_risk_id=Subquery(open_risk.values("pk")[:1]))
+        .order_by("name", "pk")
+    )
+    if user.is_cs_admin:
+        pass
+    elif user.is_manager:
+        accounts = accounts.filter(team_scope(user, prefix=""))
+    elif user.is_csm:
+        accounts = accounts.filter(csm=user)
+    else:
+        return accounts.none()
+    search = search.strip()
+    if search:
+        accounts = accounts.filter(Q(name__icontains=search) | Q(external_id__icontains=search))
+    return accounts
+
+
+def risk_detail_queryset() -> QuerySet[RiskRecord]:
+    """One record with everything the detail page shows about it and its account."""
+    return risk_queryset().select_related("opened_by", "closed_by")
+
+
+def risk_timeline(risk: RiskRecord) -> list:
+    """Every event of the record, newest first, with its actor: one query."""
+    return list(risk.events.select_related("actor").order_by("-at", "-pk"))
+
+
+def risk_escalations(risk: RiskRecord) -> list[Escalation]:
+    """Every escalation of the record, newest first, with who asked and who decided."""
+    return list(
+        risk.escalations.select_related("requested_by", "decided_by").order_by(
+            "-requested_at", "-pk"
+        )
+    )

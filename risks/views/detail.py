@@ -1,0 +1,571 @@
+"""The risk detail page, its actions (note, escalate, de-escalate, close) and
+the edit page.
+
+Each action is a plain POST form that redirects back to the detail page with a
+message; on a refusal the detail page is shown again with the errors next to
+the fields and that action's block open. Which actions are offered follows
+``risks.rules``; the services decide (and enforce) the rest. Approving and
+rejecting a pending escalation post to ``risks:approve`` / ``risks:reject``
+(risks/views/approvals.py) with ``next`` pointing back here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from risks import rules, selectors, services
+from risks.exceptions import Conflict, DomainError, NotAllowed
+from risks.forms import (
+    EscalationReasonForm,
+    RiskCloseForm,
+    RiskDeescalateForm,
+    RiskEditForm,
+    RiskNoteEntryForm,
+    add_domain_error,
+)
+from risks.models import (
+    Escalation,
+    EscalationStatus,
+    RiskRecord,
+    RiskStatus,
+    RootCause,
+    TimelineEvent,
+    TimelineKind,
+)
+from risks.templatetags.risk_tags import money
+
+WORK_REFUSED = "Only the account's CSM, their manager or an admin can change this record."
+DEESCALATE_REFUSED = "Only the manager of the account's CSM or an admin can de-escalate."
+
+
+def detail_url(risk: RiskRecord) -> str:
+    return reverse("risks:detail", args=[risk.pk])
+
+
+def _closed_message(risk: RiskRecord) -> str:
+    return f"This record was closed as {risk.get_status_display().lower()} and is read-only."
+
+
+def _load(pk: int) -> RiskRecord:
+    return get_object_or_404(selectors.risk_detail_queryset(), pk=pk)
+
+
+# --- the timeline, made readable ------------------------------------------------------
+
+FIELD_LABELS = {
+    "primary_cause": "Primary cause",
+    "secondary_cause": "Secondary cause",
+    "summary": "Summary",
+    "next_steps": "Next steps",
+    "arr_at_risk": "ARR at risk",
+    "arr_retained": "ARR retained",
+}
+FIELD_ORDER = {name: index for index, name in enumerate(FIELD_LABELS)}
+CAUSE_FIELDS = ("primary_cause", "secondary_cause")
+MONEY_FIELDS = ("arr_at_risk", "arr_retained")
+
+
+@dataclass
+class Change:
+    label: str
+    before: str
+    after: str
+    long: bool = False
+
+
+@dataclass
+class TimelineEntry:
+    """One event as the page shows it: ``headline`` and ``details`` render the
+    event's ``data`` (tiers, outcome, changed fields) in words."""
+
+    event: TimelineEvent
+    headline: str = ""
+    details: list[tuple[str, str]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    show_text: bool = True
+
+
+def _cause_names(events: list[TimelineEvent]) -> dict[str, str]:
+    """Names of the causes the events mention by code, in one query for all."""
+    codes: set[str] = set()
+    for event in events:
+        data = event.data or {}
+        for name in CAUSE_FIELDS:
+            if data.get(name):
+                codes.add(data[name])
+        for name, change in (data.get("changed") or {}).items():
+            if name in CAUSE_FIELDS and isinstance(change, dict):
+                codes.update(code for code in (change.get("from"), change.get("to")) if code)
+    if not codes:
+        return {}
+    return dict(RootCause.objects.filter(code__in=codes).values_list("code", "name"))
+
+
+def _show(name: str, value: Any, causes: dict[str, str]) -> str:
+    if value in (None, ""):
+        return "—"
+    if name in CAUSE_FIELDS:
+        return causes.get(value, value)
+    if name in MONEY_FIELDS:
+        try:
+            return money(Decimal(str(value)))
+        except ArithmeticError:
+            return str(value)
+    return str(value)
+
+
+def _in_sentence(name: str) -> str:
+    label = FIELD_LABELS.get(name, name.replace("_", " "))
+    # "ARR at risk" keeps its acronym; "Summary" becomes "summary".
+    return label if label[:3].isupper() else label.lower()
+
+
+def _describe(event: TimelineEvent, causes: dict[str, str]) -> TimelineEntry:
+    data = event.data if isinstance(event.data, dict) else {}
+    entry = TimelineEntry(event=event)
+    kind = event.kind
+    tiers = ""
+    if "from_tier" in data and "to_tier" in data:
+        tiers = f"Tier {data['from_tier']} → {data['to_tier']}"
+    if data.get("cancelled_escalation"):
+        entry.details.append(("Pending escalation", "cancelled"))
+
+    if kind == TimelineKind.OPENED:
+        entry.headline = f"Filed at tier {data.get('tier', 1)}"
+        entry.details += [
+            ("Primary cause", _show("primary_cause", data.get("primary_cause"), causes)),
+            ("Secondary cause", _show("secondary_cause", data.get("secondary_cause"), causes)),
+            ("ARR at risk", _show("arr_at_risk", data.get("arr_at_risk"), causes)),
+        ]
+    elif kind == TimelineKind.ESCALATION_APPROVED:
+        entry.headline = tiers
+        if data.get("self_approved"):
+            entry.headline += " · approved at once (requested by someone who may decide)"
+    elif kind == TimelineKind.ESCALATION_REJECTED:
+        entry.headline = f"{tiers} · stays at tier {data.get('from_tier')}" if tiers else ""
+    elif kind in (TimelineKind.ESCALATION_REQUESTED, TimelineKind.DEESCALATED):
+        entry.headline = tiers
+    elif kind == TimelineKind.EDITED:
+        # JSON objects come back from PostgreSQL in their own key order: show
+        # the fields in the form's order. The event's text is generated from
+        # the same data, so the headline replaces it.
+        changed = data.get("changed") or {}
+        names = sorted(
+            changed, key=lambda name: (name not in FIELD_ORDER, FIELD_ORDER.get(name, 0))
+        )
+        entry.headline = "Changed " + ", ".join(_in_sentence(name) for name in names)
+        entry.show_text = False
+        for name in names:
+            change = changed[name]
+            change = change if isinstance(change, dict) else {}
+            entry.changes.append(
+                Change(
+                    label=FIELD_LABELS.get(name, name.replace("_", " ").capitalize()),
+                    before=_show(name, change.get("from"), causes),
+                    after=_show(name, change.get("to"), causes),
+                    long=name in ("summary", "next_steps"),
+                )
+            )
+    elif kind == TimelineKind.CLOSED:
+        try:
+            outcome = RiskStatus(data.get("outcome")).label
+        except ValueError:
+            outcome = str(data.get("outcome", "")).capitalize()
+        entry.headline = f"Outcome: {outcome}"
+        if data.get("outcome") == RiskStatus.SAVED:
+            entry.details.append(
+                (
+                    "ARR retained",
+                    f"{_show('arr_retained', data.get('arr_retained'), causes)} of "
+                    f"{_show('arr_at_risk', data.get('arr_at_risk'), causes)} at risk",
+                )
+            )
+        elif "arr_at_risk" in data:
+            entry.details.append(("ARR lost", _show("arr_at_risk", data["arr_at_risk"], causes)))
+    else:
+        # Events written by other parts of the product (review notes, action
+        # items): show whatever they carry, in words.
+        entry.headline = tiers
+        for name, value in data.items():
+            if name in ("from_tier", "to_tier", "cancelled_escalation") or isinstance(
+                value, (dict, list)
+            ):
+                continue
+            entry.details.append((name.replace("_", " ").capitalize(), _show(name, value, causes)))
+    return entry
+
+
+def timeline_entries(events: list[TimelineEvent]) -> list[TimelineEntry]:
+    causes = _cause_names(events)
+    return [_describe(event, causes) for event in events]
+
+
+# --- the page ---------------------------------------------------------------------------
+
+
+def _allowed(user: User, risk: RiskRecord, pending: Escalation | None) -> dict[str, bool]:
+    """What this user may do to this record now: the page offers only that."""
+    work = risk.is_open and rules.can_work_on(user, risk)
+    return {
+        "note": work,
+        "edit": work,
+        "close": work,
+        "escalate": work and risk.tier < 3 and pending is None,
+        "deescalate": risk.is_open and risk.tier > 1 and rules.can_deescalate(user, risk),
+        # A request by someone who may decide is approved at once.
+        "escalate_at_once": rules.can_decide_escalations(user, risk),
+        "decide": risk.is_open and pending is not None and rules.can_decide_escalations(user, risk),
+    }
+
+
+def _action_form(name: str, risk: RiskRecord, data: Any = None) -> forms.Form:
+    """The form of one action, bound to ``data`` if given. Several forms share
+    the page, so each gets its own id prefix (the field names stay plain)."""
+    auto_id = f"{name}_%s"
+    if name == "note":
+        return RiskNoteEntryForm(data, auto_id=auto_id)
+    if name == "escalate":
+        return EscalationReasonForm(data, auto_id=auto_id)
+    form_class = RiskDeescalateForm if name == "deescalate" else RiskCloseForm
+    return form_class(data, risk=risk, initial={"version": risk.version}, auto_id=auto_id)
+
+
+def _detail_context(
+    request: HttpRequest,
+    risk: RiskRecord,
+    *,
+    bound: dict[str, forms.Form] | None = None,
+    open_action: str | None = None,
+) -> dict[str, Any]:
+    escalations = selectors.risk_escalations(risk)
+    pending = next((e for e in escalations if e.status == EscalationStatus.PENDING), None)
+    allowed = _allowed(request.user, risk, pending)
+    bound = bound or {}
+    action_forms = {
+        name: bound.get(name) or _action_form(name, risk)
+        for name in ("note", "escalate", "deescalate", "close")
+        if allowed[name]
+    }
+    for name, form in bound.items():
+        if name not in action_forms:
+            # The action is no longer offered (e.g. an escalation is now
+            # pending, or the tier changed): its errors go above the page.
+            for error in form.errors.get("__all__", []):
+                messages.error(request, error)
+    today = timezone.localdate()
+    end = timezone.localtime(risk.closed_at).date() if risk.closed_at else today
+    renewal_days = (risk.account.renewal_date - today).days
+    return {
+        "risk": risk,
+        "account": risk.account,
+        "timeline": timeline_entries(selectors.risk_timeline(risk)),
+        "escalations": escalations,
+        "pending": pending,
+        "allowed": allowed,
+        "forms": action_forms,
+        "open_action": open_action,
+        "days_open": (end - timezone.localtime(risk.opened_at).date()).days,
+        "renewal_days": renewal_days,
+        "renewal_days_ago": -renewal_days,
+        "next_url": detail_url(risk),
+    }
+
+
+def risk_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    risk = _load(pk)
+    return render(request, "risks/detail.html", _detail_context(request, risk))
+
+
+# --- actions ------------------------------------------------------------------------------
+
+Perform = Callable[[User, RiskRecord, dict[str, Any]], str]
+
+
+def _run_action(
+    request: HttpRequest,
+    pk: int,
+    *,
+    name: str,
+    may: Callable[[User, RiskRecord], bool],
+    refused: str,
+    perform: Perform,
+) -> HttpResponse:
+    risk = _load(pk)
+    if not may(request.user, risk):
+        raise PermissionDenied(refused)
+    if not risk.is_open:
+        # No form is offered on a closed record, so field errors would have
+        # nowhere to show: say it above the page (the service refuses it too).
+        messages.error(request, _closed_message(risk))
+        if name == "note" and request.htmx:
+            return _render_timeline_panel(request, risk, note_form=None)
+        return _render_detail(request, risk, status=409)
+    form = _action_form(name, risk, request.POST)
+    status = 400
+    if form.is_valid():
+        try:
+            message = perform(request.user, risk, form.cleaned_data)
+        except NotAllowed as error:
+            raise PermissionDenied(error.message) from None
+        except Conflict as error:
+            status = 409
+            risk = _load(pk)
+            if not risk.is_open:
+                # The record was closed meanwhile: no form is offered any more,
+                # so say it above the (now read-only) page.
+                messages.error(request, error.message)
+                if name == "note" and request.htmx:
+                    return _render_timeline_panel(request, risk, note_form=None)
+                return _render_detail(request, risk, status=status)
+            add_domain_error(form, error, record_url=detail_url)
+            if "version" in form.fields:
+                # The page now shows the current record: submitting again applies
+                # the change to what the user sees.
+                # (The errors stay: only the data the form shows is replaced.)
+                data = request.POST.copy()
+                data["version"] = str(risk.version)
+                form.data = data
+        except DomainError as error:
+            add_domain_error(form, error, record_url=detail_url)
+        else:
+            messages.success(request, message)
+            if name == "note" and request.htmx:
+                return _render_timeline_panel(request, _load(pk), note_form=None)
+            return redirect(detail_url(risk))
+    if name == "note" and request.htmx:
+        return _render_timeline_panel(request, risk, note_form=form)
+    return _render_detail(request, risk, bound={name: form}, open_action=name, status=status)
+
+
+def _render_detail(
+    request: HttpRequest,
+    risk: RiskRecord,
+    *,
+    bound: dict[str, forms.Form] | None = None,
+    open_action: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = _detail_context(request, risk, bound=bound, open_action=open_action)
+    return render(request, "risks/detail.html", context, status=status)
+
+
+def _render_timeline_panel(
+    request: HttpRequest, risk: RiskRecord, *, note_form: forms.Form | None
+) -> HttpResponse:
+    """The htmx answer to "add note": the timeline with the note form, plus the
+    messages out of band. Always 200, because htmx swaps no 4xx answer; the
+    errors are in the returned form."""
+    may_note = risk.is_open and rules.can_work_on(request.user, risk)
+    context = {
+        "risk": risk,
+        "timeline": timeline_entries(selectors.risk_timeline(risk)),
+        "forms": {"note": note_form or _action_form("note", risk)} if may_note else {},
+        "open_action": "note",
+        "htmx_swap": True,
+    }
+    return render(request, "risks/_detail_timeline.html", context)
+
+
+@require_POST
+def risk_note(request: HttpRequest, pk: int) -> HttpResponse:
+    def perform(user: User, risk: RiskRecord, data: dict[str, Any]) -> str:
+        services.risk_add_note(user=user, risk=risk.pk, text=data["text"])
+        return "Note added to the timeline."
+
+    return _run_action(
+        request, pk, name="note", may=rules.can_work_on, refused=WORK_REFUSED, perform=perform
+    )
+
+
+@require_POST
+def risk_escalate(request: HttpRequest, pk: int) -> HttpResponse:
+    def perform(user: User, risk: RiskRecord, data: dict[str, Any]) -> str:
+        escalation = services.escalation_request(user=user, risk=risk.pk, reason=data["reason"])
+        if escalation.status == EscalationStatus.APPROVED:
+            return f"Escalated to tier {escalation.to_tier}."
+        return (
+            f"Escalation to tier {escalation.to_tier} requested. "
+            "It waits for the manager's decision."
+        )
+
+    return _run_action(
+        request, pk, name="escalate", may=rules.can_work_on, refused=WORK_REFUSED, perform=perform
+    )
+
+
+@require_POST
+def risk_deescalate(request: HttpRequest, pk: int) -> HttpResponse:
+    def perform(user: User, risk: RiskRecord, data: dict[str, Any]) -> str:
+        risk = services.risk_deescalate(
+            user=user,
+            risk=risk.pk,
+            to_tier=data["to_tier"],
+            note=data["note"],
+            version=data["version"],
+        )
+        return f"De-escalated to tier {risk.tier}."
+
+    return _run_action(
+        request,
+        pk,
+        name="deescalate",
+        may=rules.can_deescalate,
+        refused=DEESCALATE_REFUSED,
+        perform=perform,
+    )
+
+
+@require_POST
+def risk_close(request: HttpRequest, pk: int) -> HttpResponse:
+    def perform(user: User, risk: RiskRecord, data: dict[str, Any]) -> str:
+        risk = services.risk_close(
+            user=user,
+            risk=risk.pk,
+            outcome=data["outcome"],
+            note=data["note"],
+            arr_retained=data["arr_retained"],
+            version=data["version"],
+        )
+        message = f"Closed as {risk.get_status_display().lower()}."
+        if risk.status == RiskStatus.SAVED:
+            message += f" ARR retained: {money(risk.arr_retained)} of {money(risk.arr_at_risk)}."
+        return message
+
+    return _run_action(
+        request, pk, name="close", may=rules.can_work_on, refused=WORK_REFUSED, perform=perform
+    )
+
+
+# --- edit ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Difference:
+    label: str
+    saved: str
+    yours: str
+    long: bool = False
+
+
+def _comparable(name: str, value: Any) -> Any:
+    if isinstance(value, RootCause):
+        return value.pk
+    if isinstance(value, Decimal):
+        return value.quantize(Decimal("0.01"))
+    if isinstance(value, str):
+        return value.strip().replace("\r\n", "\n")
+    return value
+
+
+def _show_value(name: str, value: Any) -> str:
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, RootCause):
+        return value.name
+    if name in MONEY_FIELDS:
+        return money(value)
+    return str(value)
+
+
+def _edit_differences(current: RiskRecord, yours: dict[str, Any]) -> list[Difference]:
+    """The editable fields where the saved record and the user's form differ.
+    The value the user started from is not known, so both sides are shown."""
+    differences = []
+    for name in services.EDITABLE_FIELDS:
+        saved, mine = getattr(current, name), yours.get(name)
+        if _comparable(name, saved) == _comparable(name, mine):
+            continue
+        differences.append(
+            Difference(
+                label=FIELD_LABELS[name],
+                saved=_show_value(name, saved),
+                yours=_show_value(name, mine),
+                long=name in ("summary", "next_steps"),
+            )
+        )
+    return differences
+
+
+def risk_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    risk = _load(pk)
+    if not rules.can_work_on(request.user, risk):
+        raise PermissionDenied(WORK_REFUSED)
+    if not risk.is_open:
+        messages.error(request, _closed_message(risk))
+        return redirect(detail_url(risk))
+    keep = (risk.primary_cause, risk.secondary_cause)
+    differences: list[Difference] = []
+    status = 200
+    if request.method == "POST":
+        form = RiskEditForm(request.POST, keep_causes=keep)
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                updated = services.risk_edit(
+                    user=request.user,
+                    risk=risk.pk,
+                    version=data["version"],
+                    **{name: data[name] for name in services.EDITABLE_FIELDS},
+                )
+            except NotAllowed as error:
+                raise PermissionDenied(error.message) from None
+            except Conflict as error:
+                current = error.existing if isinstance(error.existing, RiskRecord) else None
+                if current is None or not current.is_open:
+                    messages.error(request, error.message)
+                    return redirect(detail_url(risk))
+                # Keep the user's text; show what differs from the saved record;
+                # the form now carries the current version, so saving again is a
+                # deliberate overwrite.
+                differences = _edit_differences(current, data)
+                fresh = request.POST.copy()
+                fresh["version"] = str(current.version)
+                form = RiskEditForm(
+                    fresh, keep_causes=(*keep, current.primary_cause, current.secondary_cause)
+                )
+                form.is_valid()
+                form.add_error(
+                    None,
+                    "Someone else saved changes to this record after you opened it "
+                    f"(you had version {data['version']}, it is now version {current.version}). "
+                    "Your text is kept below. Compare it with the saved values, then save "
+                    "again to replace them with yours, or cancel to keep what is saved.",
+                )
+                risk = current
+                status = 409
+            except DomainError as error:
+                add_domain_error(form, error, record_url=detail_url)
+            else:
+                if updated.version == risk.version:
+                    messages.info(request, "Nothing to save: no field was changed.")
+                else:
+                    messages.success(request, "Changes saved and recorded on the timeline.")
+                return redirect(detail_url(updated))
+    else:
+        form = RiskEditForm(
+            initial={
+                "primary_cause": risk.primary_cause_id,
+                "secondary_cause": risk.secondary_cause_id,
+                "summary": risk.summary,
+                "next_steps": risk.next_steps,
+                "arr_at_risk": risk.arr_at_risk,
+                "version": risk.version,
+            },
+            keep_causes=keep,
+        )
+    context = {"risk": risk, "account": risk.account, "form": form, "differences": differences}
+    return render(request, "risks/edit.html", context, status=status)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Account, User
 
 from . import calendar
-from .models import Escalation, EscalationStatus, RiskRecord, RiskStatus, Tier
+from .models import Escalation, EscalationStatus, RiskRecord, RiskStatus, Tier, TimelineEvent
 
 
 def risk_queryset() -> QuerySet[RiskRecord]:
@@ -211,3 +211,24 @@ def risk_escalations(risk: RiskRecord) -> list[Escalation]:
             "-requested_at", "-pk"
         )
     )
+
+
+# --- API ---
+
+
+def risk_api_queryset() -> QuerySet[RiskRecord]:
+    """Risk records with what the API representation reads besides ids: the
+    account's name and region code and the causes' codes."""
+    return RiskRecord.objects.select_related("account__region", "primary_cause", "secondary_cause")
+
+
+def escalation_api_queryset() -> QuerySet[Escalation]:
+    """Escalations for the API, newest first. The representation refers to the
+    risk and the people by id only, so it needs no join."""
+    return Escalation.objects.order_by("-requested_at", "-pk")
+
+
+def risk_timeline_oldest_first(risk: RiskRecord) -> QuerySet[TimelineEvent]:
+    """Every event of the record in the order it happened. The API refers to
+    the actor by id, so it needs no join; callers paginate it."""
+    return TimelineEvent.objects.filter(risk=risk).order_by("at", "pk")

@@ -33,6 +33,7 @@ if [ -n "${DATABASE_URL:-}" ]; then db="DATABASE_URL"; else db="SQLite (db.sqlit
 cat <<BANNER
 
   Red Account is running at http://127.0.0.1:$PORT/
+  API docs: http://127.0.0.1:$PORT/api/docs/ (schema at /api/schema/)
   Database: $db; background tasks: $tasks.
   Demo sign-ins (password "demo"): admin, manager, csm, reviewer
   Stop with Ctrl-C.

@@ -39,8 +39,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
-    first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
+    # Names derived from the username keep searches in tests deterministic.
+    first_name = factory.LazyAttribute(lambda o: o.username.split("-")[0].capitalize())
+    last_name = "Example"
     role = Role.CSM
     region = factory.SubFactory(RegionFactory, code="EMEA")
     password = factory.django.Password("secret-pass-123")

@@ -34,6 +34,10 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_filters",
     "django_htmx",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "risks",
     "reviews",
@@ -105,6 +109,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Failed sign-ins (web form and API token) per username and client address:
+# this many within LOGIN_LOCKOUT_MINUTES lock the pair for that long (accounts/throttle.py).
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+
 # Forms render their errors next to each field (templates/forms/).
 FORM_RENDERER = "config.forms.FormRenderer"
 
@@ -170,6 +179,52 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_IGNORE_RESULT = True
+
+# --- REST API (design.md §6) ------------------------------------------------------
+REST_FRAMEWORK = {
+    # Token first: DRF answers an anonymous request with the first
+    # authenticator's challenge; only the token scheme has one, which makes
+    # "not signed in" a 401 (with WWW-Authenticate) rather than a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON only: the browsable API's inline scripts would break our CSP, and
+    # /api/docs/ documents every endpoint.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Red Account API",
+    "DESCRIPTION": (
+        "Risk records of at-risk customer accounts, their escalations and timelines. "
+        "Authenticate with a session or `Authorization: Token <key>` "
+        "(POST /api/v1/auth/token/). Money is a decimal string with two places."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # One name per choice set that several fields share.
+    "ENUM_NAME_OVERRIDES": {
+        # risks
+        "TierEnum": "risks.models.Tier",
+        "RiskStatusEnum": "risks.models.RiskStatus",
+        "EscalationStatusEnum": "risks.models.EscalationStatus",
+        "TimelineKindEnum": "risks.models.TimelineKind",
+    },
+}
 
 # --- Application ----------------------------------------------------------------
 # How many hours before a region's weekly meeting its agenda is generated.

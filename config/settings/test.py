@@ -4,6 +4,7 @@ with DATABASE_URL and REDIS_URL)."""
 from __future__ import annotations
 
 import os
+import uuid
 
 from .base import *  # noqa: F403
 from .base import database_from_env, redis_settings
@@ -26,3 +27,7 @@ CELERY_TASK_ALWAYS_EAGER = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DEMO_DATA_ALLOWED = True
+
+# Each run gets its own cache namespace in the shared Redis, so counters such as
+# failed sign-ins never leak from one run (or a parallel run) into another.
+CACHES["default"]["KEY_PREFIX"] = f"test-{uuid.uuid4().hex}"  # noqa: F405

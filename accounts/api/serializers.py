@@ -1,0 +1,219 @@
+"""Serializers of people, regions, segments and customer accounts (design.md §6):
+regions and segments by code, people by id, money as a two-place decimal string."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import ACCOUNT_OWNER_ROLES, Account, Region, Role, Segment, User
+from config.api import CodeRelatedField
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        "example": "15:00",
+        "description": "Local start time, HH:MM (HH:MM:SS is accepted; seconds are dropped).",
+    }
+)
+class ReviewTimeField(serializers.TimeField):
+    """HH:MM in and out. HH:MM:SS is accepted from clients that send full
+    times, but a meeting starts on a minute, so the seconds are dropped."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], **kwargs)
+
+    def to_internal_value(self, value: Any) -> dt.time:
+        return super().to_internal_value(value).replace(second=0, microsecond=0)
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    review_time = ReviewTimeField()
+
+    class Meta:
+        model = Region
+        fields = ["id", "code", "name", "timezone", "review_weekday", "review_time"]
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Segment
+        fields = ["id", "code", "name"]
+
+
+class UserSerializer(serializers.ModelSerializer):
+    region = CodeRelatedField(
+        slug_field="code",
+        queryset=Region.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="Region code, e.g. EMEA.",
+    )
+    manager = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="Id of the user (role manager) who approves this person's escalations.",
+    )
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text=(
+            "Write-only. Checked against the password rules. Left out on creation, "
+            "the person cannot sign in until a password is set; left out on an "
+            "update, the password is unchanged."
+        ),
+    )
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "role",
+            "region",
+            "manager",
+            "department",
+            "password",
+        ]
+
+    def validate_manager(self, manager: User | None) -> User | None:
+        if manager is None:
+            return None
+        if manager.role != Role.MANAGER:
+            raise serializers.ValidationError("The manager must have the manager role.")
+        if self.instance is not None and manager.pk == self.instance.pk:
+            raise serializers.ValidationError("A person cannot be their own manager.")
+        return manager
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        user = self.instance
+        role = attrs.get("role")
+        if user is not None and role is not None and role != user.role:
+            self._check_role_change(user, role)
+        password = attrs.get("password")
+        if password is not None:
+            # The similarity rule compares the password with the person's
+            # names and email as they will be after this request.
+            candidate = User(
+                **{
+                    name: attrs.get(name, getattr(user, name, ""))
+                    for name in ("username", "email", "first_name", "last_name")
+                }
+            )
+            try:
+                password_validation.validate_password(password, user=candidate)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError({"password": list(error.messages)}) from None
+        return attrs
+
+    @staticmethod
+    def _check_role_change(user: User, role: str) -> None:
+        # A role change must not leave data that breaks a rule of design.md §2:
+        # managers of a team, and owners of accounts.
+        if user.role == Role.MANAGER and user.team.exists():
+            raise serializers.ValidationError(
+                {"role": ["This person still manages a team; give the team another manager first."]}
+            )
+        if role not in ACCOUNT_OWNER_ROLES and user.accounts.exists():
+            raise serializers.ValidationError(
+                {
+                    "role": [
+                        "This person still owns customer accounts, which need a CSM "
+                        "or a manager; hand them over first."
+                    ]
+                }
+            )
+
+    def create(self, validated_data: dict[str, Any]) -> User:
+        password = validated_data.pop("password", None)
+        user = User(**validated_data)
+        if password is None:
+            user.set_unusable_password()
+        else:
+            user.set_password(password)
+        user.save()
+        return user
+
+    def update(self, instance: User, validated_data: dict[str, Any]) -> User:
+        password = validated_data.pop("password", None)
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        if password is not None:
+            instance.set_password(password)
+        instance.save()
+        return instance
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    region = CodeRelatedField(
+        slug_field="code", queryset=Region.objects.all(), help_text="Region code, e.g. EMEA."
+    )
+    segment = CodeRelatedField(
+        slug_field="code",
+        queryset=Segment.objects.all(),
+        help_text="Segment code, e.g. enterprise.",
+    )
+    arr = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        help_text="Annual recurring revenue, a decimal string with two places.",
+    )
+    csm = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), help_text="Id of the owner: a user with role csm or manager."
+    )
+    open_risk = serializers.IntegerField(
+        source="open_risk_id",
+        read_only=True,
+        allow_null=True,
+        help_text="Id of the account's open risk record, or null.",
+    )
+
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "external_id",
+            "name",
+            "region",
+            "segment",
+            "arr",
+            "renewal_date",
+            "csm",
+            "open_risk",
+        ]
+        extra_kwargs = {"external_id": {"help_text": "CRM id, unique when present."}}
+
+    def validate_external_id(self, value: str | None) -> str | None:
+        # Blank means "no CRM id": stored as NULL so that uniqueness holds
+        # only among accounts that have one.
+        value = (value or "").strip()
+        return value or None
+
+    def validate_csm(self, csm: User) -> User:
+        if csm.role not in ACCOUNT_OWNER_ROLES:
+            raise serializers.ValidationError("The account owner must be a CSM or a manager.")
+        return csm
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send it as `Authorization: Token <token>`.")

@@ -1,0 +1,121 @@
+"""Failed sign-in throttling, shared by the web sign-in form and the API's
+token endpoint so that both count against the same limit.
+
+Failures are counted per (normalised username, client address) in the Django
+cache (Redis wherever ``REDIS_URL`` is set, so every process and machine sees
+the same counts; in-memory on a newcomer's machine). ``LOGIN_FAILURE_LIMIT``
+failures within ``LOGIN_LOCKOUT_MINUTES`` lock that pair for
+``LOGIN_LOCKOUT_MINUTES``; a successful sign-in clears the count.
+
+Keying on the pair rather than the username alone means that someone guessing
+passwords from one address cannot lock the real person out from theirs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+_PREFIX = "login-throttle"
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """A locked (username, address) pair and how long it stays locked."""
+
+    seconds_left: int
+
+    @property
+    def minutes_left(self) -> int:
+        return max(1, math.ceil(self.seconds_left / 60))
+
+    @property
+    def message(self) -> str:
+        unit = "minute" if self.minutes_left == 1 else "minutes"
+        return f"Too many failed sign-ins. Try again in {self.minutes_left} {unit}."
+
+
+def failure_limit() -> int:
+    return settings.LOGIN_FAILURE_LIMIT
+
+
+def lockout_seconds() -> int:
+    return settings.LOGIN_LOCKOUT_MINUTES * 60
+
+
+def client_ip(request: HttpRequest | None) -> str:
+    """The address the request came from: REMOTE_ADDR only.
+
+    X-Forwarded-For is written by the client unless a proxy we control
+    overwrites it, so trusting it would let an attacker send a new made-up
+    address with every guess and never reach the limit. Behind a reverse proxy
+    REMOTE_ADDR is the proxy's address, so the limit then applies per username
+    (still effective against guessing; see the README).
+    """
+    if request is None:
+        return ""
+    return request.META.get("REMOTE_ADDR", "") or ""
+
+
+def _now() -> float:
+    # One clock for the whole module, so that tests can move time forward.
+    return time.time()
+
+
+def _keys(username: str, ip: str) -> tuple[str, str]:
+    # Usernames are compared case-insensitively here (Carl and carl count
+    # together) and hashed so that no username is stored in the cache.
+    normalised = (username or "").strip().casefold()
+    digest = hashlib.sha256(f"{normalised}\0{ip}".encode()).hexdigest()
+    return f"{_PREFIX}:failures:{digest}", f"{_PREFIX}:locked:{digest}"
+
+
+def lockout(username: str, ip: str) -> Lockout | None:
+    """The lockout in force for the pair, or None when it may try to sign in."""
+    _, lock_key = _keys(username, ip)
+    locked_until = cache.get(lock_key)
+    if locked_until is None:
+        return None
+    # The expiry time is stored as well as set as the cache timeout: the stored
+    # time gives "try again in N minutes" and makes the lock end on time even
+    # with a cache whose timeouts are coarse.
+    seconds_left = math.ceil(locked_until - _now())
+    if seconds_left <= 0:
+        return None
+    return Lockout(seconds_left=seconds_left)
+
+
+def record_failure(username: str, ip: str) -> Lockout | None:
+    """Count a failed sign-in. Returns the lockout when this failure reached the limit."""
+    failures_key, lock_key = _keys(username, ip)
+    window = lockout_seconds()
+    # add() starts a fixed window at the first failure; incr() is atomic in
+    # Redis, so concurrent guesses from several processes are all counted.
+    cache.add(failures_key, 0, timeout=window)
+    try:
+        failures = cache.incr(failures_key)
+    except ValueError:  # the window ended between add() and incr()
+        cache.set(failures_key, 1, timeout=window)
+        failures = 1
+    if failures < failure_limit():
+        return None
+    cache.set(lock_key, _now() + window, timeout=window)
+    cache.delete(failures_key)
+    return Lockout(seconds_left=window)
+
+
+def reset(username: str, ip: str) -> None:
+    """Forget failures and any lock of the pair (after a successful sign-in)."""
+    cache.delete_many(list(_keys(username, ip)))
+
+
+def failures(username: str, ip: str) -> int:
+    """Failures counted in the current window (for tests and diagnostics)."""
+    failures_key, _ = _keys(username, ip)
+    return cache.get(failures_key, 0)

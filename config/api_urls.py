@@ -1,0 +1,19 @@
+"""/api/v1/: one router for every resource of design.md §6."""
+
+from __future__ import annotations
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from accounts import api as accounts_api
+from risks import api as risks_api
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+accounts_api.register(router)
+risks_api.register(router)
+
+urlpatterns = [
+    path("auth/token/", accounts_api.ObtainTokenView.as_view(), name="api-token"),
+    *router.urls,
+]

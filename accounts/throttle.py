@@ -14,13 +14,40 @@ passwords from one address cannot lock the real person out from theirs.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+def _fail_open(default: Any) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """While the cache (Redis) is unreachable, sign-in keeps working without the
+    lock rather than locking everyone out: the password check still applies."""
+
+    def decorate(function: Callable[..., _T]) -> Callable[..., _T]:
+        @wraps(function)
+        def guarded(*args: Any, **kwargs: Any) -> _T:
+            try:
+                return function(*args, **kwargs)
+            except (RedisError, OSError):
+                logger.warning("Sign-in throttle skipped: the cache is unreachable.")
+                return default
+
+        return guarded
+
+    return decorate
+
 
 _PREFIX = "login-throttle"
 
@@ -76,6 +103,7 @@ def _keys(username: str, ip: str) -> tuple[str, str]:
     return f"{_PREFIX}:failures:{digest}", f"{_PREFIX}:locked:{digest}"
 
 
+@_fail_open(None)
 def lockout(username: str, ip: str) -> Lockout | None:
     """The lockout in force for the pair, or None when it may try to sign in."""
     _, lock_key = _keys(username, ip)
@@ -91,6 +119,7 @@ def lockout(username: str, ip: str) -> Lockout | None:
     return Lockout(seconds_left=seconds_left)
 
 
+@_fail_open(None)
 def record_failure(username: str, ip: str) -> Lockout | None:
     """Count a failed sign-in. Returns the lockout when this failure reached the limit."""
     failures_key, lock_key = _keys(username, ip)
@@ -110,11 +139,13 @@ def record_failure(username: str, ip: str) -> Lockout | None:
     return Lockout(seconds_left=window)
 
 
+@_fail_open(None)
 def reset(username: str, ip: str) -> None:
     """Forget failures and any lock of the pair (after a successful sign-in)."""
     cache.delete_many(list(_keys(username, ip)))
 
 
+@_fail_open(0)
 def failures(username: str, ip: str) -> int:
     """Failures counted in the current window (for tests and diagnostics)."""
     failures_key, _ = _keys(username, ip)

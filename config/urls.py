@@ -31,6 +31,7 @@ urlpatterns = [
     ),
     path("risks/", include("risks.urls")),
     path("accounts/", include("accounts.urls")),
+    path("reviews/", include("reviews.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file (our CSP

@@ -407,6 +407,11 @@ def escalation_request(*, user: User, risk: RiskRecord | int, reason: str) -> Es
     )
     if rules.can_decide_escalations(user, risk):
         _approve(escalation, risk, user=user, note="", now=now)
+    else:
+        # Imported here: reviews.models imports risks.models.
+        from reviews import notifications
+
+        notifications.escalation_requested(escalation)
     return escalation
 
 
@@ -443,6 +448,9 @@ def escalation_approve(*, user: User, escalation: Escalation | int, note: str = 
     escalation, risk = _lock_for_decision(escalation)
     _ensure_decidable(user, escalation, risk)
     _approve(escalation, risk, user=user, note=(note or "").strip(), now=timezone.now())
+    from reviews import notifications
+
+    notifications.escalation_decided(escalation)
     return escalation
 
 
@@ -473,6 +481,9 @@ def escalation_reject(*, user: User, escalation: Escalation | int, note: str) ->
             "to_tier": escalation.to_tier,
         },
     )
+    from reviews import notifications
+
+    notifications.escalation_decided(escalation)
     return escalation
 
 

@@ -10,6 +10,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from accounts.models import Account, Region, Role, User
+from reviews.models import Agenda
 from risks.demo import SEGMENT_ARR
 from risks.models import (
     Escalation,
@@ -252,3 +253,14 @@ def test_seed_is_refused_when_demo_data_is_not_allowed(settings):
 
     assert not User.objects.exists()
     assert not Account.objects.exists()
+
+
+def test_every_region_has_its_next_review_agenda_built_from_the_records(seeded):
+    agendas = Agenda.objects.select_related("region")
+    assert sorted(agenda.region.code for agenda in agendas) == ["APAC", "EMEA", "LATAM", "NA"]
+    assert all(agenda.meeting_at > timezone.now() for agenda in agendas)
+    tier3_open = RiskRecord.objects.filter(status="open", tier=3).count()
+    on_agendas = sum(
+        agenda.items.filter(section__in=["new", "carried_over"]).count() for agenda in agendas
+    )
+    assert on_agendas == tier3_open > 0

@@ -142,6 +142,11 @@ EMAIL_CONFIG = env.email_url_config(os.environ.get("EMAIL_URL") or "consolemail:
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Red Account <red-account@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Seconds an SMTP connection may block; a hung mail server must not hold a
+# worker (or the outbox row lock, see reviews/notifications.py) indefinitely.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+# Absolute base of the links in notification emails (no trailing slash).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Redis, cache and Celery ----------------------------------------------------
 # With REDIS_URL set, Redis is the Celery broker and the cache. Without it the
@@ -156,6 +161,8 @@ def redis_settings(redis_url: str) -> dict:
                 "default": {
                     "BACKEND": "django.core.cache.backends.redis.RedisCache",
                     "LOCATION": redis_url,
+                    # Fail fast when Redis is down rather than hold a request.
+                    "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
                 }
             },
             "CELERY_BROKER_URL": redis_url,
@@ -178,6 +185,21 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Publishing must fail fast when Redis is down: web requests enqueue after
+# commit, and the outbox (reviews.OutboundEmail) plus its periodic sweep deliver
+# whatever could not be enqueued. Without these, .delay() retries for minutes.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    # One immediate retry when publishing, instead of kombu's default wait.
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 CELERY_TASK_IGNORE_RESULT = True
 
 # --- REST API (design.md §6) ------------------------------------------------------

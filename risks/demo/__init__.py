@@ -541,6 +541,8 @@ class SeedReport:
             f"Escalations: {c['escalations']} created "
             f"({c['pending_escalations']} pending a manager's decision).",
             f"Timeline events: {c['timeline_events']} created.",
+            f"Review agendas: {c['agendas']} created, {p['agendas']} already present "
+            "(each region's next weekly review).",
         ]
 
 
@@ -568,7 +570,25 @@ def seed_demo(*, now: dt.datetime | None = None) -> SeedReport:
         users = _ensure_users(people, regions, report)
         accounts = _ensure_accounts(account_plans, regions, users, report)
         _write_risks(risk_plans, accounts, users["admin"], report)
+        _ensure_next_agendas(regions, now, report)
     return report
+
+
+def _ensure_next_agendas(regions: dict[str, Region], now: dt.datetime, report: SeedReport) -> None:
+    """Each region's next weekly review agenda, built by the real generator from
+    the records above, as the scheduler will do ahead of the meeting."""
+    # Imported here: reviews depends on risks, not the other way round.
+    from reviews.models import Agenda
+    from reviews.scheduling import next_meeting
+    from reviews.services import agenda_generate
+
+    for region in regions.values():
+        week_start, _ = next_meeting(region, now)
+        if Agenda.objects.filter(region=region, week_start=week_start).exists():
+            report.present["agendas"] += 1
+            continue
+        agenda_generate(region=region, week_start=week_start, now=now)
+        report.created["agendas"] += 1
 
 
 def _ensure_regions(report: SeedReport) -> dict[str, Region]:

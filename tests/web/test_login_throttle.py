@@ -125,3 +125,22 @@ def test_the_limit_comes_from_the_settings(client, person):
     for _ in range(2):
         sign_in(client, person.username, "wrong")
     assert form_errors(sign_in(client, person.username, "wrong")) == [LOCKED]
+
+
+def test_sign_in_still_works_while_redis_is_unreachable(client, csm, settings):
+    # Nothing listens on this port: every cache call is refused. (Changing
+    # CACHES through the settings fixture resets Django's cache handlers.)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6391/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    wrong = client.post(reverse("login"), {"username": csm.username, "password": "nope"})
+    assert wrong.status_code == 200  # the ordinary error, not a crash
+    assert "Please enter a correct username and password" in wrong.content.decode()
+    response = client.post(
+        reverse("login"), {"username": csm.username, "password": "secret-pass-123"}
+    )
+    assert response.status_code == 302

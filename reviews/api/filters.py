@@ -1,0 +1,22 @@
+"""Filters of the agendas API (design.md §6)."""
+
+from __future__ import annotations
+
+import django_filters
+
+from accounts.models import Region
+
+from ..models import Agenda
+
+
+class AgendaFilter(django_filters.FilterSet):
+    region = django_filters.ModelChoiceFilter(
+        label="Region code",
+        queryset=Region.objects.all(),
+        to_field_name="code",
+    )
+    week_start = django_filters.DateFilter(label="Monday of the week (YYYY-MM-DD)")
+
+    class Meta:
+        model = Agenda
+        fields: list[str] = []

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Department, Region
+from risks.models import RiskRecord
+
+
+class AgendaStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    HELD = "held", "Held"
+
+
+class Agenda(models.Model):
+    """A region's weekly cross-functional review (design.md §4)."""
+
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="agendas")
+    week_start = models.DateField(help_text="The Monday of the ISO week.")
+    meeting_at = models.DateTimeField(help_text="Start of that week's meeting (aware).")
+    status = models.CharField(
+        max_length=16, choices=AgendaStatus.choices, default=AgendaStatus.SCHEDULED
+    )
+    generated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-week_start", "region__code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region", "week_start"], name="agenda_one_per_region_and_week"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[choice.value for choice in AgendaStatus]),
+                name="agenda_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region.code} review, week of {self.week_start:%Y-%m-%d}"
+
+
+class AgendaSection(models.TextChoices):
+    NEW = "new", "New at tier 3"
+    CARRIED_OVER = "carried_over", "Carried over"
+    PENDING_ESCALATION = "pending_escalation", "Waiting for approval to tier 3"
+    RESOLVED = "resolved", "Resolved since the last review"
+
+
+SECTION_ORDER = [
+    AgendaSection.NEW,
+    AgendaSection.CARRIED_OVER,
+    AgendaSection.PENDING_ESCALATION,
+    AgendaSection.RESOLVED,
+]
+
+
+class AgendaItem(models.Model):
+    agenda = models.ForeignKey(Agenda, on_delete=models.CASCADE, related_name="items")
+    risk = models.ForeignKey(RiskRecord, on_delete=models.PROTECT, related_name="agenda_items")
+    section = models.CharField(max_length=32, choices=AgendaSection.choices)
+    position = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["agenda", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["agenda", "risk"], name="agenda_item_once_per_risk"),
+            models.CheckConstraint(
+                condition=Q(section__in=[choice.value for choice in AgendaSection]),
+                name="agenda_item_section_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agenda}: {self.risk.account} ({self.get_section_display()})"
+
+
+class ReviewNote(models.Model):
+    item = models.ForeignKey(AgendaItem, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="review_notes"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="review_note_text_required"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Note by {self.author} on {self.item}"
+
+
+class ActionItem(models.Model):
+    item = models.ForeignKey(AgendaItem, on_delete=models.CASCADE, related_name="actions")
+    description = models.TextField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="review_actions",
+    )
+    department = models.CharField(max_length=32, choices=Department.choices, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    done = models.BooleanField(default=False)
+    done_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["done", "due_date", "id"]
+        indexes = [models.Index(fields=["done", "due_date"], name="action_item_open_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(description=""), name="action_item_description_required"
+            ),
+            models.CheckConstraint(
+                condition=Q(done=False, done_at__isnull=True) | Q(done=True, done_at__isnull=False),
+                name="action_item_done_at_matches_done",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description[:60]
+
+
+class OutboundEmail(models.Model):
+    """Outbox: every notification is written here in the transaction of the
+    change that causes it, then sent by a task. If Redis is down the row waits
+    and a periodic sweep sends it later — nothing is lost, nothing sent twice
+    (``dedupe_key`` is unique; sending claims the row with a conditional UPDATE)."""
+
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=64)
+    to = models.JSONField(help_text="List of recipient addresses.")
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    ics = models.TextField(blank=True, help_text="iCalendar invite attached when present.")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["sent_at", "created_at"], name="outbox_unsent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {', '.join(self.to)}"

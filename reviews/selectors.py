@@ -1,0 +1,175 @@
+"""Reads of the weekly review that feed pages, the API and emails. They own
+select_related / prefetch_related / annotate so that nothing costs a query per row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.db.models import (
+    Case,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from accounts.models import Region, User
+from risks.models import Tier, TimelineEvent, TimelineKind
+
+from .models import SECTION_ORDER, ActionItem, Agenda, AgendaItem, ReviewNote
+
+# --- agenda ---
+
+
+def _days(later: dt.datetime | dt.date, earlier: dt.datetime | dt.date | None) -> int | None:
+    if earlier is None:
+        return None
+    return max((later - earlier).days, 0)
+
+
+def agenda_with_items(agenda_id: int) -> Agenda:
+    """One agenda with everything its page, its email and its API detail show,
+    in a fixed number of queries. Raises ``Agenda.DoesNotExist``.
+
+    ``agenda.item_list`` holds the items in agenda order (``position`` runs
+    across the sections in ``SECTION_ORDER``), ``agenda.sections`` the same
+    items grouped as ``{"section", "label", "items"}`` for every section (empty
+    ones included). Each item carries its facts as of the meeting:
+    ``days_to_renewal`` (from the meeting's local date; negative once past),
+    ``days_open`` and ``days_at_tier3`` (until the meeting or the record's
+    closing, whichever came first; None when not at tier 3), and
+    ``latest_note_text`` / ``latest_note_at`` (the risk's latest timeline note).
+    """
+    latest_note = TimelineEvent.objects.filter(
+        risk=OuterRef("risk"), kind=TimelineKind.NOTE
+    ).order_by("-at", "-pk")
+    items = (
+        AgendaItem.objects.select_related(
+            "risk__account__region",
+            "risk__account__segment",
+            "risk__account__csm__manager",
+            "risk__primary_cause",
+            "risk__secondary_cause",
+        )
+        .prefetch_related(*_notes_and_actions())
+        .annotate(
+            latest_note_text=Subquery(latest_note.values("text")[:1]),
+            latest_note_at=Subquery(latest_note.values("at")[:1]),
+        )
+        .order_by("position", "id")
+    )
+    agenda = (
+        Agenda.objects.select_related("region")
+        .prefetch_related(Prefetch("items", queryset=items))
+        .get(pk=agenda_id)
+    )
+    meeting_day = agenda.meeting_at.astimezone(zoneinfo.ZoneInfo(agenda.region.timezone)).date()
+    grouped: dict[str, list[AgendaItem]] = {section.value: [] for section in SECTION_ORDER}
+    item_list = list(agenda.items.all())
+    for item in item_list:
+        risk = item.risk
+        until = min(risk.closed_at or agenda.meeting_at, agenda.meeting_at)
+        item.days_to_renewal = (risk.account.renewal_date - meeting_day).days
+        item.days_open = _days(until, risk.opened_at)
+        item.days_at_tier3 = (
+            _days(until, risk.tier_changed_at) if risk.tier == Tier.REVIEW else None
+        )
+        grouped.setdefault(item.section, []).append(item)
+    agenda.item_list = item_list
+    agenda.sections = [
+        {"section": section.value, "label": section.label, "items": grouped[section.value]}
+        for section in SECTION_ORDER
+    ]
+    return agenda
+
+
+# --- lists ---
+
+
+def _section_rank() -> Case:
+    """Items in the order of design.md §4's sections, whatever ``position`` counts."""
+    return Case(
+        *[When(section=section, then=Value(rank)) for rank, section in enumerate(SECTION_ORDER)],
+        default=Value(len(SECTION_ORDER)),
+        output_field=IntegerField(),
+    )
+
+
+def _notes_and_actions() -> tuple[Prefetch, Prefetch]:
+    return (
+        Prefetch(
+            "notes",
+            queryset=ReviewNote.objects.select_related("author").order_by("created_at", "id"),
+        ),
+        Prefetch("actions", queryset=ActionItem.objects.select_related("owner").order_by("id")),
+    )
+
+
+def agenda_api_queryset() -> QuerySet[Agenda]:
+    """Agendas with their items, notes and actions as the API shows them, in a
+    fixed number of queries however many agendas and items there are."""
+    items = (
+        AgendaItem.objects.select_related(
+            "risk__account", "risk__primary_cause", "risk__secondary_cause"
+        )
+        .prefetch_related(*_notes_and_actions())
+        .annotate(section_rank=_section_rank())
+        .order_by("section_rank", "position", "id")
+    )
+    return (
+        Agenda.objects.select_related("region")
+        .prefetch_related(Prefetch("items", queryset=items))
+        .order_by("-week_start", "region__code")
+    )
+
+
+def agenda_item_with_work() -> QuerySet[AgendaItem]:
+    """Agenda items with what their notes-and-actions block shows."""
+    return AgendaItem.objects.select_related("agenda__region", "risk__account").prefetch_related(
+        *_notes_and_actions()
+    )
+
+
+def review_owner_choices(region: Region) -> list[User]:
+    """Who may own an action item of the region's review: its active people."""
+    return list(
+        User.objects.filter(region=region, is_active=True).order_by(
+            "first_name", "last_name", "username"
+        )
+    )
+
+
+def action_item_list(
+    *,
+    region: Region | None = None,
+    owner: User | None = None,
+    department: str = "",
+    state: str = "open",
+    overdue: bool = False,
+    today: dt.date | None = None,
+) -> QuerySet[ActionItem]:
+    """Action items across agendas, open ones first by due date (none last).
+    ``state`` is ``open``, ``done`` or ``all``; ``overdue`` keeps the open ones
+    due before ``today``."""
+    actions = ActionItem.objects.select_related(
+        "item__agenda__region", "item__risk__account", "owner"
+    )
+    if region is not None:
+        actions = actions.filter(item__agenda__region=region)
+    if owner is not None:
+        actions = actions.filter(owner=owner)
+    if department:
+        actions = actions.filter(department=department)
+    if state == "open":
+        actions = actions.filter(done=False)
+    elif state == "done":
+        actions = actions.filter(done=True)
+    if overdue:
+        actions = actions.filter(done=False, due_date__lt=today or timezone.localdate())
+    return actions.order_by("done", F("due_date").asc(nulls_last=True), "id")

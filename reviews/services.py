@@ -1,0 +1,397 @@
+"""Every write of the weekly review (design.md §4): generating a region's
+agenda, review notes, action items.
+
+As in ``risks.services``: keyword-only, one transaction each, row locks where
+two callers can race, refusals as ``risks.exceptions``, and the timeline event
+written in the same transaction as the change it records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
+from django.utils import timezone
+
+from accounts.models import Department, Region, User
+from risks.exceptions import Conflict, InvalidInput, NotAllowed
+from risks.models import (
+    CLOSED_STATUSES,
+    Escalation,
+    EscalationStatus,
+    RiskRecord,
+    RiskStatus,
+    Tier,
+    TimelineEvent,
+    TimelineKind,
+)
+
+from . import notifications, rules, scheduling
+from .models import (
+    SECTION_ORDER,
+    ActionItem,
+    Agenda,
+    AgendaItem,
+    AgendaSection,
+    AgendaStatus,
+    ReviewNote,
+)
+
+_SECTION_RANK = {section.value: rank for rank, section in enumerate(SECTION_ORDER)}
+
+
+# --- agenda generation -------------------------------------------------------------
+
+
+def _previous_meeting_at(region: Region, week_start: dt.date) -> dt.datetime:
+    """When the region last met before ``week_start``: the latest earlier
+    agenda's meeting, or the same slot a week earlier for a first agenda."""
+    previous = (
+        Agenda.objects.filter(region=region, week_start__lt=week_start)
+        .order_by("-week_start")
+        .values_list("meeting_at", flat=True)
+        .first()
+    )
+    return previous or scheduling.previous_meeting_fallback(region, week_start)
+
+
+def _section_of(risk: dict[str, Any], previous_at: dt.datetime) -> str | None:
+    """The section of design.md §4 a risk belongs in, or None."""
+    if risk["status"] == RiskStatus.OPEN:
+        if risk["tier"] == Tier.REVIEW:
+            # Tier 3 is only reached through an approved escalation, which sets
+            # tier_changed_at; a record de-escalated and escalated again is new again.
+            if risk["tier_changed_at"] > previous_at:
+                return AgendaSection.NEW
+            return AgendaSection.CARRIED_OVER
+        if risk["pending_to_review"]:
+            return AgendaSection.PENDING_ESCALATION
+        return None
+    return AgendaSection.RESOLVED if risk["resolved_in_window"] else None
+
+
+def _target_items(
+    agenda: Agenda, previous_at: dt.datetime, kept: dict[int, str]
+) -> list[tuple[int, str]]:
+    """``(risk_id, section)`` in agenda order. ``kept`` maps the risks of items
+    with notes or actions to their current section: they stay on the agenda
+    (in that section) even when the risk no longer qualifies. One query."""
+    pending_to_review = Escalation.objects.filter(
+        risk=OuterRef("pk"), status=EscalationStatus.PENDING, to_tier=Tier.REVIEW
+    )
+    resolved_in_window = Q(
+        status__in=CLOSED_STATUSES,
+        max_tier=Tier.REVIEW,
+        closed_at__gt=previous_at,
+        closed_at__lte=agenda.meeting_at,
+    )
+    rows = (
+        RiskRecord.objects.filter(account__region_id=agenda.region_id)
+        .annotate(pending_to_review=Exists(pending_to_review))
+        .filter(
+            Q(status=RiskStatus.OPEN, tier=Tier.REVIEW)
+            | Q(status=RiskStatus.OPEN, pending_to_review=True)
+            | resolved_in_window
+            | Q(pk__in=list(kept))
+        )
+        .annotate(
+            resolved_in_window=ExpressionWrapper(resolved_in_window, output_field=BooleanField())
+        )
+        .values(
+            "pk",
+            "status",
+            "tier",
+            "tier_changed_at",
+            "pending_to_review",
+            "resolved_in_window",
+            "arr_at_risk",
+            "account__renewal_date",
+        )
+    )
+    placed = []
+    for risk in rows:
+        section = _section_of(risk, previous_at) or kept.get(risk["pk"])
+        if section is None:
+            continue
+        placed.append(
+            (
+                (
+                    _SECTION_RANK[section],
+                    risk["account__renewal_date"],
+                    -risk["arr_at_risk"],
+                    risk["pk"],
+                ),
+                risk["pk"],
+                section,
+            )
+        )
+    placed.sort()
+    return [(risk_id, section) for _, risk_id, section in placed]
+
+
+def _refresh_items(agenda: Agenda) -> None:
+    """Bring the items in line with the sections of design.md §4 in a constant
+    number of queries. Items carrying notes or action items are never deleted."""
+    # Locking the items makes a concurrent review_note_add (which locks its
+    # item) either finish first — and then count below — or wait until the
+    # refresh has committed.
+    existing = {
+        item.risk_id: item
+        for item in AgendaItem.objects.select_for_update()
+        .filter(agenda=agenda)
+        .only("id", "risk_id", "section", "position", "agenda_id")
+    }
+    with_notes = AgendaItem.objects.filter(agenda=agenda).filter(
+        Exists(ReviewNote.objects.filter(item=OuterRef("pk")))
+        | Exists(ActionItem.objects.filter(item=OuterRef("pk")))
+    )
+    kept = dict(with_notes.values_list("risk_id", "section"))
+    previous_at = _previous_meeting_at(agenda.region, agenda.week_start)
+    target = _target_items(agenda, previous_at, kept)
+
+    to_create: list[AgendaItem] = []
+    to_update: list[AgendaItem] = []
+    for position, (risk_id, section) in enumerate(target, start=1):
+        item = existing.pop(risk_id, None)
+        if item is None:
+            to_create.append(
+                AgendaItem(agenda=agenda, risk_id=risk_id, section=section, position=position)
+            )
+        elif (item.section, item.position) != (section, position):
+            item.section, item.position = section, position
+            to_update.append(item)
+    # Whatever is left has no notes (those are in ``target`` via ``kept``).
+    if existing:
+        AgendaItem.objects.filter(pk__in=[item.pk for item in existing.values()]).delete()
+    if to_update:
+        AgendaItem.objects.bulk_update(to_update, ["section", "position"])
+    if to_create:
+        AgendaItem.objects.bulk_create(to_create)
+
+
+def _create_agenda(
+    region: Region, week_start: dt.date, meeting_at: dt.datetime, now: dt.datetime
+) -> tuple[Agenda, bool]:
+    try:
+        # The region lock already serialises generation; the savepoint only
+        # guards against a writer that bypassed it (the unique constraint wins).
+        with transaction.atomic():
+            agenda = Agenda.objects.create(
+                region=region, week_start=week_start, meeting_at=meeting_at, generated_at=now
+            )
+    except IntegrityError:
+        return Agenda.objects.select_for_update().get(region=region, week_start=week_start), False
+    return agenda, True
+
+
+@transaction.atomic
+def agenda_generate(
+    *,
+    region: Region | int,
+    week_start: dt.date | None = None,
+    user: User | None = None,
+    now: dt.datetime | None = None,
+) -> Agenda:
+    """Generate (or refresh) the region's agenda for the week of ``week_start``
+    (default: the week of its next meeting). ``user`` None is the scheduler.
+
+    Idempotent and safe under concurrency: the region row is locked first, so
+    every generation of one region runs one after the other and (region,
+    week_start) stays unique. Before ``meeting_at`` a second call refreshes the
+    items (keeping those with notes or action items); from ``meeting_at`` on the
+    agenda is frozen and returned as it is (marked held). An agenda is never
+    first created once its meeting has started: it would describe today, not
+    the meeting.
+    """
+    if user is not None and not rules.can_generate(user):
+        raise NotAllowed("Only managers and admins can generate an agenda.")
+    now = now or timezone.now()
+    region_pk = region.pk if isinstance(region, Region) else region
+    region = Region.objects.select_for_update().get(pk=region_pk)
+    if week_start is None:
+        week_start, meeting_at = scheduling.next_meeting(region, now)
+    else:
+        week_start = scheduling.week_start_of(week_start)
+        meeting_at = scheduling.meeting_at_for(region, week_start)
+
+    existing = (
+        Agenda.objects.select_for_update().filter(region=region, week_start=week_start).first()
+    )
+    if existing is not None and now >= existing.meeting_at:
+        if existing.status != AgendaStatus.HELD:
+            existing.status = AgendaStatus.HELD
+            existing.save(update_fields=["status"])
+        return existing
+    if existing is None and now >= meeting_at:
+        raise Conflict(
+            f"The {region.code} review of the week of {week_start:%d %b %Y} has already "
+            "started; its agenda can no longer be generated."
+        )
+
+    if existing is None:
+        agenda, created = _create_agenda(region, week_start, meeting_at, now)
+    else:
+        agenda, created = existing, False
+    agenda.region = region
+    if not created:
+        # The region's slot may have moved since the agenda was first generated.
+        agenda.meeting_at = meeting_at
+        agenda.generated_at = now
+        agenda.save(update_fields=["meeting_at", "generated_at"])
+    _refresh_items(agenda)
+    if created:
+        # Inside the transaction: the outbox row commits with the agenda.
+        notifications.agenda_generated(agenda)
+    return agenda
+
+
+# --- review notes and action items -------------------------------------------------
+
+
+def _lock_item(item: AgendaItem | int) -> AgendaItem:
+    pk = item.pk if isinstance(item, AgendaItem) else item
+    try:
+        return (
+            AgendaItem.objects.select_for_update(of=("self",))
+            .select_related("agenda__region", "risk")
+            .get(pk=pk)
+        )
+    except AgendaItem.DoesNotExist:
+        raise Conflict(
+            "This agenda item is no longer on the agenda (it was refreshed); reload it."
+        ) from None
+
+
+def _ensure_reviewer(user: User, item: AgendaItem) -> None:
+    if not rules.can_review(user, item.agenda.region):
+        raise NotAllowed(
+            f"Only reviewers and managers of {item.agenda.region.code}, or an admin, "
+            "can write on this agenda."
+        )
+
+
+def _timeline(item: AgendaItem, kind: str, user: User, *, at: dt.datetime, text: str, **data):
+    return TimelineEvent.objects.create(
+        risk=item.risk,
+        kind=kind,
+        actor=user,
+        at=at,
+        text=text,
+        data={"agenda": item.agenda_id, "item": item.pk, **data},
+    )
+
+
+@transaction.atomic
+def review_note_add(*, user: User, item: AgendaItem | int, text: str) -> ReviewNote:
+    """A note taken in the review. Allowed on a frozen agenda too: notes are
+    written during and after the meeting."""
+    item = _lock_item(item)
+    _ensure_reviewer(user, item)
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput({"text": ["Write the note."]})
+    now = timezone.now()
+    note = ReviewNote.objects.create(item=item, author=user, text=text, created_at=now)
+    _timeline(item, TimelineKind.REVIEW_NOTE, user, at=now, text=text, note=note.pk)
+    return note
+
+
+def _parse_due_date(value: dt.date | str | None, errors: dict[str, list[str]]) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        errors["due_date"] = ["Enter a date, e.g. 2026-06-30."]
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        errors["due_date"] = ["Enter a date, e.g. 2026-06-30."]
+        return None
+
+
+def _resolve_owner(owner: User | int | None, errors: dict[str, list[str]]) -> User | None:
+    if owner in (None, ""):
+        return None
+    pk = owner.pk if isinstance(owner, User) else owner
+    found = User.objects.filter(pk=pk, is_active=True).first()
+    if found is None:
+        errors["owner"] = ["Choose an active user as the owner."]
+    return found
+
+
+@transaction.atomic
+def action_item_add(
+    *,
+    user: User,
+    item: AgendaItem | int,
+    description: str,
+    owner: User | int | None = None,
+    department: str = "",
+    due_date: dt.date | str | None = None,
+) -> ActionItem:
+    """An action agreed in the review, optionally with an owner, a department
+    and a due date; it also appears on the risk's timeline."""
+    item = _lock_item(item)
+    _ensure_reviewer(user, item)
+    errors: dict[str, list[str]] = {}
+    description = (description or "").strip()
+    if not description:
+        errors["description"] = ["Describe the action."]
+    department = (department or "").strip()
+    if department and department not in Department.values:
+        errors["department"] = [
+            "Choose one of: " + ", ".join(label for label in Department.labels) + "."
+        ]
+    owner_user = _resolve_owner(owner, errors)
+    due = _parse_due_date(due_date, errors)
+    if errors:
+        raise InvalidInput(errors)
+    now = timezone.now()
+    action = ActionItem.objects.create(
+        item=item,
+        description=description,
+        owner=owner_user,
+        department=department,
+        due_date=due,
+        created_by=user,
+        created_at=now,
+    )
+    _timeline(
+        item,
+        TimelineKind.ACTION_ADDED,
+        user,
+        at=now,
+        text=description,
+        action=action.pk,
+        owner=owner_user.pk if owner_user else None,
+        department=department,
+        due_date=due.isoformat() if due else None,
+    )
+    return action
+
+
+@transaction.atomic
+def action_item_set_done(*, user: User, action: ActionItem | int, done: bool) -> ActionItem:
+    """Mark an action done or open again: its owner, or whoever may review the region."""
+    pk = action.pk if isinstance(action, ActionItem) else action
+    action = (
+        ActionItem.objects.select_for_update(of=("self",))
+        .select_related("item__agenda__region")
+        .get(pk=pk)
+    )
+    if not (rules.can_review(user, action.item.agenda.region) or action.owner_id == user.pk):
+        raise NotAllowed(
+            "Only the action's owner, the region's reviewers and managers, or an admin "
+            "can change it."
+        )
+    done = bool(done)
+    if action.done == done:
+        return action
+    action.done = done
+    action.done_at = timezone.now() if done else None
+    action.save(update_fields=["done", "done_at"])
+    return action

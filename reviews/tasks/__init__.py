@@ -1,0 +1,15 @@
+"""Celery tasks of the weekly review. Celery's autodiscovery imports
+``reviews.tasks``; the tasks live in one module per concern."""
+
+from __future__ import annotations
+
+from .agenda import generate_due_agendas, generate_region_agenda
+from .email import send_email, send_pending_emails, send_pending_escalation_reminders
+
+__all__ = [
+    "generate_due_agendas",
+    "generate_region_agenda",
+    "send_email",
+    "send_pending_emails",
+    "send_pending_escalation_reminders",
+]

@@ -1,0 +1,594 @@
+"""Agenda generation, review notes and action items through reviews.services
+(design.md §4): sections and order, idempotence, refresh, freezing, the
+timeline, permissions, and two generations at once on real PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from accounts.models import Role
+from reviews import notifications, selectors, services
+from reviews.models import ActionItem, Agenda, AgendaItem, AgendaStatus, ReviewNote
+from risks.exceptions import Conflict, InvalidInput, NotAllowed
+from risks.models import EscalationStatus, RiskRecord, RiskStatus, TimelineEvent, TimelineKind
+from tests import factories
+
+UTC = dt.UTC
+# The EMEA review (Europe/Berlin, Wednesday 15:00) of the week of 1 June 2026.
+WEEK = dt.date(2026, 6, 1)
+MEETING = dt.datetime(2026, 6, 3, 13, tzinfo=UTC)
+# Without an earlier agenda, "since the previous meeting" means since the slot a week before.
+PREVIOUS = MEETING - dt.timedelta(days=7)
+NOW = dt.datetime(2026, 6, 2, 8, tzinfo=UTC)
+
+
+def at(days_before_meeting: float) -> dt.datetime:
+    return MEETING - dt.timedelta(days=days_before_meeting)
+
+
+@pytest.fixture
+def emails(monkeypatch) -> list[Agenda]:
+    """Agendas announced by email (the notification itself is tested elsewhere)."""
+    calls: list[Agenda] = []
+    monkeypatch.setattr(notifications, "agenda_generated", calls.append)
+    return calls
+
+
+def make_risk(
+    region,
+    name: str,
+    *,
+    renewal_in_days: int = 60,
+    arr: str = "100000.00",
+    tier: int = 3,
+    max_tier: int | None = None,
+    tier_changed_at: dt.datetime | None = None,
+    status: str = RiskStatus.OPEN,
+    closed_at: dt.datetime | None = None,
+) -> RiskRecord:
+    csm = factories.CsmFactory(username=f"csm-{name}", region=region)
+    account = factories.AccountFactory(
+        name=name,
+        region=region,
+        csm=csm,
+        arr=Decimal(arr),
+        renewal_date=MEETING.date() + dt.timedelta(days=renewal_in_days),
+    )
+    closed = status != RiskStatus.OPEN
+    return factories.RiskRecordFactory(
+        account=account,
+        tier=tier,
+        max_tier=max_tier or tier,
+        tier_changed_at=tier_changed_at or at(30),
+        opened_at=at(60),
+        status=status,
+        closed_at=closed_at if closed else None,
+        closed_by=csm if closed else None,
+        arr_retained=Decimal(arr)
+        if status == RiskStatus.SAVED
+        else (Decimal(0) if closed else None),
+        outcome_note="Renewed." if closed else "",
+    )
+
+
+def layout(agenda: Agenda) -> list[tuple[int, str, str]]:
+    return list(
+        AgendaItem.objects.filter(agenda=agenda)
+        .order_by("position")
+        .values_list("position", "section", "risk__account__name")
+    )
+
+
+@pytest.fixture
+def emea():
+    return factories.RegionFactory(
+        code="EMEA", timezone="Europe/Berlin", review_weekday=2, review_time=dt.time(15, 0)
+    )
+
+
+@pytest.fixture
+def dataset(emea):
+    """A week of the EMEA review with something for every section and every exclusion."""
+    make_risk(emea, "New later renewal", renewal_in_days=30, tier_changed_at=at(4))
+    make_risk(emea, "New soon renewal", renewal_in_days=10, tier_changed_at=at(5))
+    make_risk(emea, "Carried small", renewal_in_days=20, arr="50000.00", tier_changed_at=at(30))
+    make_risk(emea, "Carried big", renewal_in_days=20, arr="90000.00", tier_changed_at=at(60))
+    pending = make_risk(emea, "Pending to three", tier=2)
+    factories.EscalationFactory(risk=pending, status=EscalationStatus.PENDING)
+    asking_two = make_risk(emea, "Pending to two", tier=1)
+    factories.EscalationFactory(risk=asking_two, status=EscalationStatus.PENDING)
+    make_risk(emea, "Saved this week", status=RiskStatus.SAVED, closed_at=at(3))
+    make_risk(
+        emea, "Churned this week", status=RiskStatus.CHURNED, closed_at=at(2), renewal_in_days=5
+    )
+    make_risk(emea, "Saved long ago", status=RiskStatus.SAVED, closed_at=at(9))
+    make_risk(emea, "Closed at tier two", tier=2, status=RiskStatus.SAVED, closed_at=at(1))
+    make_risk(emea, "De-escalated", tier=2, max_tier=3)
+    make_risk(emea, "Tier one", tier=1)
+    apac = factories.RegionFactory(code="APAC", timezone="Asia/Singapore")
+    make_risk(apac, "Other region", tier_changed_at=at(2))
+    return emea
+
+
+EXPECTED = [
+    (1, "new", "New soon renewal"),
+    (2, "new", "New later renewal"),
+    (3, "carried_over", "Carried big"),
+    (4, "carried_over", "Carried small"),
+    (5, "pending_escalation", "Pending to three"),
+    (6, "resolved", "Churned this week"),
+    (7, "resolved", "Saved this week"),
+]
+
+
+# --- sections and order -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_agenda_has_the_four_sections_in_order_of_renewal_then_arr(dataset, emails):
+    agenda = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
+
+    assert (agenda.week_start, agenda.meeting_at) == (WEEK, MEETING)
+    assert agenda.status == AgendaStatus.SCHEDULED
+    assert layout(agenda) == EXPECTED
+    assert emails == [agenda]
+
+
+@pytest.mark.django_db
+def test_default_week_is_the_regions_next_meeting(dataset, emails):
+    agenda = services.agenda_generate(region=dataset, now=NOW)
+
+    assert agenda.week_start == WEEK
+
+
+@pytest.mark.django_db
+def test_new_and_resolved_count_from_the_previous_agendas_meeting(emea, emails):
+    # The review of 27 May did not happen: the previous agenda is of 20 May.
+    Agenda.objects.create(
+        region=emea, week_start=dt.date(2026, 5, 18), meeting_at=at(14), generated_at=at(15)
+    )
+    make_risk(emea, "Tier three since 22 May", tier_changed_at=at(12))
+    make_risk(emea, "Tier three before 20 May", tier_changed_at=at(15))
+    make_risk(emea, "Churned 25 May", status=RiskStatus.CHURNED, closed_at=at(9))
+
+    agenda = services.agenda_generate(region=emea, week_start=WEEK, now=NOW)
+
+    assert [(section, name) for _, section, name in layout(agenda)] == [
+        ("new", "Tier three since 22 May"),
+        ("carried_over", "Tier three before 20 May"),
+        ("resolved", "Churned 25 May"),
+    ]
+
+
+# --- idempotence, refresh, freezing -----------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_generating_twice_gives_the_same_agenda_and_items(dataset, emails):
+    first = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
+    items = list(AgendaItem.objects.filter(agenda=first).values_list("pk", "risk", "position"))
+
+    second = services.agenda_generate(
+        region=dataset, week_start=WEEK + dt.timedelta(days=2), now=NOW + dt.timedelta(hours=1)
+    )
+
+    assert second.pk == first.pk
+    assert Agenda.objects.count() == 1
+    assert list(AgendaItem.objects.filter(agenda=first).values_list("pk", "risk", "position")) == (
+        items
+    )
+    assert emails == [first], "only the first generation is announced"
+
+
+@pytest.mark.django_db
+def test_refresh_before_the_meeting_follows_the_risks_and_keeps_notes_and_actions(
+    dataset, emails, reviewer_emea
+):
+    agenda = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
+    by_name = {
+        item.risk.account.name: item
+        for item in AgendaItem.objects.filter(agenda=agenda).select_related("risk__account")
+    }
+    note = services.review_note_add(
+        user=reviewer_emea, item=by_name["Carried small"], text="Product to confirm the fix date."
+    )
+    action = services.action_item_add(
+        user=reviewer_emea, item=by_name["Saved this week"], description="Send the case study."
+    )
+    # Both leave the sections; so does "Carried big", which has nothing written on it.
+    RiskRecord.objects.filter(account__name__in=["Carried small", "Carried big"]).update(tier=2)
+    RiskRecord.objects.filter(account__name="Saved this week").update(closed_at=at(20))
+    make_risk(dataset, "Newest", renewal_in_days=1, tier_changed_at=at(1))
+
+    services.agenda_generate(region=dataset, week_start=WEEK, now=NOW + dt.timedelta(hours=2))
+
+    assert layout(agenda) == [
+        (1, "new", "Newest"),
+        (2, "new", "New soon renewal"),
+        (3, "new", "New later renewal"),
+        (4, "carried_over", "Carried small"),
+        (5, "pending_escalation", "Pending to three"),
+        (6, "resolved", "Churned this week"),
+        (7, "resolved", "Saved this week"),
+    ]
+    assert ReviewNote.objects.get() == note
+    assert ActionItem.objects.get() == action
+    assert note.item_id == by_name["Carried small"].pk
+    assert action.item_id == by_name["Saved this week"].pk
+
+
+@pytest.mark.django_db
+def test_refresh_runs_a_constant_number_of_queries(dataset, emails, django_assert_max_num_queries):
+    services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
+    for n in range(10):
+        make_risk(dataset, f"More {n}", renewal_in_days=n, tier_changed_at=at(2))
+    RiskRecord.objects.filter(account__name="Carried big").update(tier=2)
+
+    with django_assert_max_num_queries(15):
+        agenda = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
+
+    assert len(layout(agenda)) == len(EXPECTED) + 10 - 1
+
+
+@pytest.mark.django_db
+def test_agenda_is_frozen_from_the_meeting_on(dataset, emails):
+    agenda = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
+    RiskRecord.objects.filter(account__name="Carried big").update(tier=2)
+    make_risk(dataset, "Too late", tier_changed_at=at(0.1))
+
+    for now in (MEETING, MEETING + dt.timedelta(days=3)):
+        frozen = services.agenda_generate(region=dataset, week_start=WEEK, now=now)
+        assert frozen.pk == agenda.pk
+        assert layout(frozen) == EXPECTED
+
+    frozen.refresh_from_db()
+    assert frozen.status == AgendaStatus.HELD
+    assert frozen.generated_at == NOW
+
+
+@pytest.mark.django_db
+def test_an_agenda_is_not_first_created_after_its_meeting_started(dataset, emails, manager):
+    with pytest.raises(Conflict):
+        services.agenda_generate(region=dataset, week_start=WEEK, user=manager, now=MEETING)
+
+    assert not Agenda.objects.exists()
+
+
+# --- the agenda page's read --------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_agenda_with_items_reads_everything_in_constant_queries(
+    dataset, emails, reviewer_emea, django_assert_num_queries
+):
+    agenda = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
+    first = AgendaItem.objects.get(agenda=agenda, position=1)
+    services.review_note_add(user=reviewer_emea, item=first, text="Noted.")
+    services.action_item_add(user=reviewer_emea, item=first, description="Call.")
+    TimelineEvent.objects.create(risk=first.risk, kind=TimelineKind.NOTE, text="Older", at=at(3))
+    TimelineEvent.objects.create(risk=first.risk, kind=TimelineKind.NOTE, text="Latest", at=at(2))
+
+    with django_assert_num_queries(4):
+        loaded = selectors.agenda_with_items(agenda.pk)
+        for item in loaded.item_list:
+            _ = (
+                item.risk.account.segment.name,
+                item.risk.account.csm.manager,
+                item.risk.primary_cause.name,
+                item.risk.secondary_cause,
+                [note.author.username for note in item.notes.all()],
+                [action.owner for action in item.actions.all()],
+            )
+
+    assert [section["section"] for section in loaded.sections] == [
+        "new",
+        "carried_over",
+        "pending_escalation",
+        "resolved",
+    ]
+    assert [len(section["items"]) for section in loaded.sections] == [2, 2, 1, 2]
+    top = loaded.item_list[0]
+    assert top.risk.account.name == "New soon renewal"
+    assert top.days_to_renewal == 10
+    assert top.days_open == 60
+    assert top.days_at_tier3 == 5
+    assert top.latest_note_text == "Latest"
+    resolved = loaded.sections[3]["items"][0]
+    assert resolved.days_open == 58  # opened 60 days before, closed 2 days before the meeting
+
+
+# --- review notes and action items -----------------------------------------------------
+
+
+@pytest.fixture
+def reviewer_emea(emea):
+    return factories.ReviewerFactory(username="rita", region=emea, department="product")
+
+
+@pytest.fixture
+def item(dataset, emails) -> AgendaItem:
+    agenda = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
+    return AgendaItem.objects.select_related("risk").get(agenda=agenda, position=1)
+
+
+@pytest.mark.django_db
+def test_review_note_appears_on_the_risks_timeline(item, reviewer_emea):
+    note = services.review_note_add(user=reviewer_emea, item=item.pk, text="  Exec call Friday. ")
+
+    assert note.text == "Exec call Friday."
+    event = TimelineEvent.objects.get(risk=item.risk, kind=TimelineKind.REVIEW_NOTE)
+    assert (event.actor, event.text) == (reviewer_emea, "Exec call Friday.")
+    assert event.data["agenda"] == item.agenda_id
+    assert event.data["item"] == item.pk
+
+
+@pytest.mark.django_db
+def test_action_item_appears_on_the_risks_timeline(item, reviewer_emea, manager):
+    action = services.action_item_add(
+        user=reviewer_emea,
+        item=item,
+        description="Ship the hotfix.",
+        owner=manager,
+        department="product",
+        due_date="2026-06-10",
+    )
+
+    assert (action.owner, action.department, action.due_date) == (
+        manager,
+        "product",
+        dt.date(2026, 6, 10),
+    )
+    assert (action.created_by, action.done) == (reviewer_emea, False)
+    event = TimelineEvent.objects.get(risk=item.risk, kind=TimelineKind.ACTION_ADDED)
+    assert (event.actor, event.text) == (reviewer_emea, "Ship the hotfix.")
+    assert event.data["action"] == action.pk
+    assert event.data["owner"] == manager.pk
+    assert event.data["due_date"] == "2026-06-10"
+
+
+@pytest.mark.django_db
+def test_notes_and_actions_are_allowed_on_a_frozen_agenda(item, reviewer_emea):
+    services.agenda_generate(region=item.agenda.region, week_start=WEEK, now=MEETING)
+
+    services.review_note_add(user=reviewer_emea, item=item, text="Decided in the meeting.")
+    services.action_item_add(user=reviewer_emea, item=item, description="Follow up.")
+
+    assert ReviewNote.objects.count() == ActionItem.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"description": "  "}, "description"),
+        ({"description": "Call.", "department": "marketing"}, "department"),
+        ({"description": "Call.", "due_date": "next week"}, "due_date"),
+        ({"description": "Call.", "owner": "inactive"}, "owner"),
+    ],
+)
+def test_invalid_action_item_is_refused(item, reviewer_emea, kwargs, field):
+    if kwargs.get("owner") == "inactive":
+        kwargs["owner"] = factories.CsmFactory(username="gone", is_active=False)
+
+    with pytest.raises(InvalidInput) as refusal:
+        services.action_item_add(user=reviewer_emea, item=item, **kwargs)
+
+    assert field in refusal.value.errors
+    assert not ActionItem.objects.exists()
+    assert not TimelineEvent.objects.filter(kind=TimelineKind.ACTION_ADDED).exists()
+
+
+@pytest.mark.django_db
+def test_blank_review_note_is_refused(item, reviewer_emea):
+    with pytest.raises(InvalidInput) as refusal:
+        services.review_note_add(user=reviewer_emea, item=item, text=" \n ")
+
+    assert "text" in refusal.value.errors
+    assert not ReviewNote.objects.exists()
+
+
+@pytest.mark.django_db
+def test_marking_an_action_done_and_open_again(item, reviewer_emea):
+    action = services.action_item_add(user=reviewer_emea, item=item, description="Call.")
+
+    done = services.action_item_set_done(user=reviewer_emea, action=action.pk, done=True)
+    assert done.done and done.done_at is not None
+    reopened = services.action_item_set_done(user=reviewer_emea, action=action, done=False)
+    assert not reopened.done and reopened.done_at is None
+
+
+# --- permissions ---------------------------------------------------------------------------
+
+
+def people(emea) -> dict:
+    apac = factories.RegionFactory(code="APAC", timezone="Asia/Singapore")
+    return {
+        "csm": factories.CsmFactory(username="p-csm", region=emea),
+        "reviewer": factories.ReviewerFactory(username="p-reviewer", region=emea),
+        "manager": factories.ManagerFactory(username="p-manager", region=emea),
+        "admin": factories.AdminFactory(username="p-admin"),
+        "other_reviewer": factories.ReviewerFactory(username="p-other-reviewer", region=apac),
+        "other_manager": factories.ManagerFactory(username="p-other-manager", region=apac),
+    }
+
+
+REVIEW_TABLE = {
+    "csm": False,
+    "reviewer": True,
+    "manager": True,
+    "admin": True,
+    "other_reviewer": False,
+    "other_manager": False,
+}
+GENERATE_TABLE = {
+    "csm": False,
+    "reviewer": False,
+    "manager": True,
+    "admin": True,
+    "other_reviewer": False,
+    "other_manager": True,
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", REVIEW_TABLE)
+@pytest.mark.parametrize(
+    "act",
+    [
+        lambda user, item: services.review_note_add(user=user, item=item, text="Hm."),
+        lambda user, item: services.action_item_add(user=user, item=item, description="Do."),
+    ],
+    ids=["note", "action"],
+)
+def test_who_may_write_notes_and_actions(emea, item, who, act: Callable):
+    user = people(emea)[who]
+
+    if REVIEW_TABLE[who]:
+        act(user, item)
+        assert TimelineEvent.objects.filter(actor=user).count() == 1
+    else:
+        with pytest.raises(NotAllowed):
+            act(user, item)
+        assert not TimelineEvent.objects.filter(actor=user).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", GENERATE_TABLE)
+def test_who_may_generate_an_agenda(dataset, emails, who):
+    user = people(dataset)[who]
+
+    if GENERATE_TABLE[who]:
+        assert services.agenda_generate(region=dataset, week_start=WEEK, user=user, now=NOW)
+    else:
+        with pytest.raises(NotAllowed):
+            services.agenda_generate(region=dataset, week_start=WEEK, user=user, now=NOW)
+        assert not Agenda.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_actions_owner_may_mark_it_done_but_another_csm_may_not(emea, item, reviewer_emea):
+    everyone = people(emea)
+    owner = everyone["csm"]
+    action = services.action_item_add(
+        user=reviewer_emea, item=item, description="Send the plan.", owner=owner
+    )
+
+    with pytest.raises(NotAllowed):
+        services.action_item_set_done(
+            user=factories.CsmFactory(username="stranger", role=Role.CSM, region=emea),
+            action=action,
+            done=True,
+        )
+    assert services.action_item_set_done(user=owner, action=action, done=True).done
+
+
+# --- two at once, on real PostgreSQL ---------------------------------------------------------
+
+
+def run_at_once(actions: list[Callable[[], object]]) -> tuple[list[object], list[Exception]]:
+    """Start every action in its own thread (own database connection) at the same instant."""
+    barrier = threading.Barrier(len(actions))
+    results: list[object] = []
+    errors: list[Exception] = []
+    lock = threading.Lock()
+
+    def worker(action: Callable[[], object]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            outcome = action()
+            with lock:
+                results.append(outcome)
+        except Exception as exc:  # collected and asserted on by the test
+            with lock:
+                errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(action,)) for action in actions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
+    return results, errors
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("reference_data")
+def test_generations_at_once_give_one_agenda_without_duplicate_items(dataset, emails):
+    results, errors = run_at_once(
+        [
+            lambda: services.agenda_generate(region=dataset.pk, week_start=WEEK, now=NOW)
+            for _ in range(6)
+        ]
+    )
+
+    assert errors == []
+    assert len({agenda.pk for agenda in results}) == 1
+    assert Agenda.objects.count() == 1
+    assert layout(Agenda.objects.get()) == EXPECTED
+    assert len(emails) == 1
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("reference_data")
+def test_a_note_racing_a_refresh_is_never_lost(dataset, emails, reviewer_emea):
+    agenda = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
+    leaving = AgendaItem.objects.get(agenda=agenda, risk__account__name="Carried big")
+    RiskRecord.objects.filter(pk=leaving.risk_id).update(tier=2)
+
+    _, errors = run_at_once(
+        [
+            lambda: services.agenda_generate(region=dataset.pk, week_start=WEEK, now=NOW),
+            lambda: services.review_note_add(user=reviewer_emea, item=leaving.pk, text="Keep."),
+        ]
+    )
+
+    # Either the note came first and its item stayed, or the refresh removed
+    # the item first and the note was refused: never a note silently dropped.
+    if ReviewNote.objects.exists():
+        assert errors == []
+        assert AgendaItem.objects.filter(pk=leaving.pk).exists()
+    else:
+        assert len(errors) == 1 and isinstance(errors[0], Conflict)
+        assert not AgendaItem.objects.filter(pk=leaving.pk).exists()
+
+
+# --- admin -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_admin_shows_the_review_read_only_and_refreshes_through_the_service(
+    client, dataset, emails, reviewer_emea
+):
+    from django.urls import reverse
+
+    agenda = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
+    first = AgendaItem.objects.get(agenda=agenda, position=1)
+    services.review_note_add(user=reviewer_emea, item=first, text="Noted.")
+    services.action_item_add(user=reviewer_emea, item=first, description="Call.")
+    client.force_login(factories.AdminFactory(username="ops", is_superuser=True))
+
+    for model in ("agenda", "reviewnote", "actionitem", "outboundemail"):
+        assert client.get(reverse(f"admin:reviews_{model}_changelist")).status_code == 200
+    page = client.get(reverse("admin:reviews_agenda_change", args=[agenda.pk]))
+    assert page.status_code == 200
+    assert "New soon renewal" in page.content.decode()
+    assert client.get(reverse("admin:reviews_agenda_add")).status_code == 403
+
+    response = client.post(
+        reverse("admin:reviews_agenda_changelist"),
+        {"action": "refresh", "_selected_action": [agenda.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    # Refreshed now, after this week's meeting (the clock is real): frozen, unchanged.
+    assert layout(agenda) == EXPECTED

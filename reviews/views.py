@@ -87,10 +87,14 @@ MEETING_STAYS_CURRENT = dt.timedelta(hours=12)
 
 
 def current_week(region: Region, now: dt.datetime) -> dt.date:
-    """The week of the meeting in progress (or just over), else of the next one."""
+    """The week of the meeting in progress (or just over) when it has an agenda
+    to take notes on, else the week of the next meeting."""
     week_start, _ = scheduling.next_meeting(region, now)
     previous_week = week_start - dt.timedelta(days=7)
-    if now - scheduling.meeting_at_for(region, previous_week) < MEETING_STAYS_CURRENT:
+    if (
+        now - scheduling.meeting_at_for(region, previous_week) < MEETING_STAYS_CURRENT
+        and Agenda.objects.filter(region=region, week_start=previous_week).exists()
+    ):
         return previous_week
     return week_start
 

@@ -83,23 +83,32 @@ def test_anonymous_visitor_is_sent_to_sign_in(client, agenda):
     assert response["Location"].startswith("/login/?next=")
 
 
+HOUR = dt.timedelta(hours=1)
+
+
 def test_index_opens_the_week_of_the_next_meeting_of_the_users_region(client, reviewer, region):
     client.force_login(reviewer)
     response = client.get(reverse("reviews:index"))
+    # No agenda exists, so even a meeting that has just ended is not "current".
     week_start, _ = scheduling.next_meeting(region, timezone.now())
-    previous = scheduling.meeting_at_for(region, week_start - dt.timedelta(days=7))
-    if timezone.now() - previous < views.MEETING_STAYS_CURRENT:
-        week_start -= dt.timedelta(days=7)
     assert response.status_code == 302
     assert response["Location"] == agenda_url(region, week_start)
 
 
-def test_a_meeting_just_started_stays_the_current_review(region):
+def test_a_meeting_just_held_stays_the_current_review_while_its_agenda_is_in_use(region):
     week_start, meeting_at = scheduling.next_meeting(region, timezone.now())
     assert views.current_week(region, meeting_at - dt.timedelta(minutes=1)) == week_start
+    services.agenda_generate(region=region, week_start=week_start, now=meeting_at - HOUR)
     assert views.current_week(region, meeting_at + dt.timedelta(hours=2)) == week_start
     assert views.current_week(
         region, meeting_at + dt.timedelta(hours=13)
+    ) == week_start + dt.timedelta(days=7)
+
+
+def test_a_meeting_just_held_without_an_agenda_gives_way_to_the_next_one(region):
+    week_start, meeting_at = scheduling.next_meeting(region, timezone.now())
+    assert views.current_week(
+        region, meeting_at + dt.timedelta(hours=2)
     ) == week_start + dt.timedelta(days=7)
 
 

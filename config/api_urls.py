@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from accounts import api as accounts_api
 from reviews import api as reviews_api
 from risks import api as risks_api
+from risks.api import reports as reports_api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -24,5 +25,6 @@ urlpatterns = [
         reviews_api.AgendaViewSet.as_view({"get": "calendar"}, schema=None),
         name="agenda-calendar-ics",
     ),
+    *reports_api.urlpatterns,
     *router.urls,
 ]

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/redaccount
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test lint format worker beat
+.PHONY: install run test lint format worker beat bench
 
 install: $(STAMP)
 
@@ -46,3 +46,13 @@ worker: install
 
 beat: install
 	$(BIN)/celery -A config beat --loglevel=INFO
+
+# Performance figures of issue 7 on a generated dataset in its own database
+# (BENCH_DATABASE_NAME, default redaccount_bench, dropped and recreated) on the
+# PostgreSQL server of DATABASE_URL. Sizes: BENCH_ACCOUNTS, BENCH_RISKS,
+# BENCH_OPEN, BENCH_REGIONS; BENCH_REPEAT, BENCH_LOAD_SECONDS. Fails when a target is missed.
+bench: install
+	@bash scripts/ensure-wrk.sh
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
+	DJANGO_SETTINGS_MODULE=config.settings.bench \
+	$(BIN)/python -m bench.run

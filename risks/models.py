@@ -162,6 +162,14 @@ class RiskRecord(models.Model):
             models.Index(fields=["status", "tier"], name="risk_status_tier_idx"),
             models.Index(fields=["opened_at"], name="risk_opened_at_idx"),
             models.Index(fields=["closed_at"], name="risk_closed_at_idx"),
+            # The list filters by attributes of the account (region, segment,
+            # CSM, manager) and by cause, newest first: from the matching
+            # accounts this finds, counts and sorts their records in the index
+            # alone instead of reading every record of the cause (make bench).
+            models.Index(
+                fields=["account", "primary_cause", "opened_at"],
+                name="risk_account_cause_opened_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,8 +4,10 @@ Pure reads. Every figure is aggregated by the database (``values()`` +
 ``annotate()``); Python only formats the aggregated groups (keys, labels,
 rounding) and adds up the handful of already-aggregated groups where a report
 shows sub-totals. Each report costs a fixed number of queries whatever the
-number of records: Outcomes two (the groups and the totals row; on databases
-without ``PERCENTILE_CONT`` two more for the medians), Open risk one, Trend one.
+number of records: Outcomes two (the groups, and the median of the totals row,
+whose counts and sums add up the groups; on databases without
+``PERCENTILE_CONT`` the two are the groups and one for each kind of median),
+Open risk one, Trend one.
 
 The UI (HTML and CSV download) and the API (JSON and ``?format=csv``) both
 parse their query string with ``parse_report_query`` and build CSV with the
@@ -523,6 +525,16 @@ def _outcome_row(
     )
 
 
+def _sum_groups(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """The counts and sums of the totals row, from the aggregated groups."""
+    return {
+        name: sum(
+            (values[name] or 0 for values in groups), Decimal(0) if name.startswith("arr_") else 0
+        )
+        for name in ("saved", "churned", "withdrawn", "arr_saved", "arr_lost")
+    }
+
+
 def outcomes_report(
     *, group_by: str = "primary_cause", filters: ReportFilters = ReportFilters()
 ) -> OutcomesReport:
@@ -545,10 +557,16 @@ def outcomes_report(
         .annotate(**aggregates)
         .order_by(F("group_key").asc(nulls_last=True))
     )
-    totals = records.aggregate(**aggregates)
+    # Every record is in exactly one group, so the totals' counts and sums add
+    # up the groups; only the median needs the records again. Aggregating
+    # nothing else in that second pass saves a tenth of the report's time on
+    # a million records (make bench).
+    totals = _sum_groups(groups)
     if in_aggregate:
         group_medians = {values["group_key"]: values["median_duration"] for values in groups}
-        total_median = totals["median_duration"]
+        total_median = records.aggregate(
+            median_duration=Median(days_to_close(), output_field=DurationField())
+        )["median_duration"]
     else:
         group_medians = window_medians(records, grouping.key())
         total_median = window_medians(records).get(None)

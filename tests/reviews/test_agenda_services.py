@@ -5,12 +5,10 @@ timeline, permissions, and two generations at once on real PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from accounts.models import Role
 from reviews import notifications, selectors, services
@@ -18,6 +16,7 @@ from reviews.models import ActionItem, Agenda, AgendaItem, AgendaStatus, ReviewN
 from risks.exceptions import Conflict, InvalidInput, NotAllowed
 from risks.models import EscalationStatus, RiskRecord, RiskStatus, TimelineEvent, TimelineKind
 from tests import factories
+from tests.concurrency import run_at_once
 
 UTC = dt.UTC
 # The EMEA review (Europe/Berlin, Wednesday 15:00) of the week of 1 June 2026.
@@ -489,34 +488,6 @@ def test_the_actions_owner_may_mark_it_done_but_another_csm_may_not(emea, item, 
 
 
 # --- two at once, on real PostgreSQL ---------------------------------------------------------
-
-
-def run_at_once(actions: list[Callable[[], object]]) -> tuple[list[object], list[Exception]]:
-    """Start every action in its own thread (own database connection) at the same instant."""
-    barrier = threading.Barrier(len(actions))
-    results: list[object] = []
-    errors: list[Exception] = []
-    lock = threading.Lock()
-
-    def worker(action: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            outcome = action()
-            with lock:
-                results.append(outcome)
-        except Exception as exc:  # collected and asserted on by the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(action,)) for action in actions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results, errors
 
 
 @pytest.mark.race

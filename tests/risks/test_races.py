@@ -3,16 +3,13 @@ exactly one wins, the others get a Conflict, and nothing is half-written."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
 
 from risks import services
 from risks.exceptions import Conflict
 from risks.models import Escalation, EscalationStatus, RiskRecord, RootCause, TimelineKind
 from tests import factories
+from tests.concurrency import run_at_once
 
 pytestmark = [
     pytest.mark.race,
@@ -21,34 +18,6 @@ pytestmark = [
 ]
 
 THREADS = 6
-
-
-def run_at_once(actions: list[Callable[[], object]]) -> tuple[list[object], list[Exception]]:
-    """Start every action in its own thread (own database connection) at the same instant."""
-    barrier = threading.Barrier(len(actions))
-    results: list[object] = []
-    errors: list[Exception] = []
-    lock = threading.Lock()
-
-    def worker(action: Callable[[], object]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            outcome = action()
-            with lock:
-                results.append(outcome)
-        except Exception as exc:  # collected and asserted on by the test
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(action,)) for action in actions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results, errors
 
 
 @pytest.fixture

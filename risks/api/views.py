@@ -79,6 +79,13 @@ def _detail_responses(serializer: type) -> dict[int, Any]:
     return {200: serializer, 401: UNAUTHENTICATED, 404: NOT_FOUND}
 
 
+def _admin_write_responses(serializer: type, status: int) -> dict[int, Any]:
+    responses = {status: serializer, 400: BAD_REQUEST, 401: UNAUTHENTICATED, 403: ADMIN_ONLY}
+    if status == 200:  # writes to an existing object may not find it
+        responses[404] = NOT_FOUND
+    return responses
+
+
 # --- root causes -------------------------------------------------------------------------
 
 
@@ -90,34 +97,17 @@ def _detail_responses(serializer: type) -> dict[int, Any]:
     create=extend_schema(
         summary="Add a root cause (admins)",
         request=RootCauseSerializer,
-        responses={
-            201: RootCauseSerializer,
-            400: BAD_REQUEST,
-            401: UNAUTHENTICATED,
-            403: ADMIN_ONLY,
-        },
+        responses=_admin_write_responses(RootCauseSerializer, 201),
     ),
     update=extend_schema(
         summary="Replace a root cause (admins)",
         request=RootCauseSerializer,
-        responses={
-            200: RootCauseSerializer,
-            400: BAD_REQUEST,
-            401: UNAUTHENTICATED,
-            403: ADMIN_ONLY,
-            404: NOT_FOUND,
-        },
+        responses=_admin_write_responses(RootCauseSerializer, 200),
     ),
     partial_update=extend_schema(
         summary="Change a root cause (admins); `active: false` retires it",
         request=RootCauseSerializer,
-        responses={
-            200: RootCauseSerializer,
-            400: BAD_REQUEST,
-            401: UNAUTHENTICATED,
-            403: ADMIN_ONLY,
-            404: NOT_FOUND,
-        },
+        responses=_admin_write_responses(RootCauseSerializer, 200),
     ),
     destroy=extend_schema(
         summary="Delete an unused root cause (admins)",

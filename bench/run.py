@@ -138,7 +138,7 @@ def measure_list(client, repeat: int, region: str, cause: str) -> dict[str, obje
 def measure_report(repeat: int) -> dict[str, object]:
     from django.db import connection
 
-    from risks.reports import outcomes_report
+    from reports.selectors import outcomes_report
 
     def by_sql() -> list:
         with connection.cursor() as cursor:
@@ -164,7 +164,8 @@ def measure_agendas(repeat: int) -> dict[str, object]:
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import Region
-    from reviews.models import Agenda, AgendaItem, OutboundEmail
+    from notifications.models import OutboundEmail
+    from reviews.models import Agenda, AgendaItem
     from reviews.services import agenda_generate
 
     regions = list(Region.objects.order_by("code"))

@@ -1,36 +1,25 @@
+"""The site's URLs: each app's pages and API under their prefixes. This module
+imports nothing of the apps; it names their url modules."""
+
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts.forms import ThrottledAuthenticationForm
 from config.views import favicon
-from risks.views.home import home
 
 admin.site.site_header = "Red Account administration"
 admin.site.site_title = "Red Account"
 admin.site.index_title = "Customer success risk workflow"
 
 urlpatterns = [
-    path("", home, name="home"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            authentication_form=ThrottledAuthenticationForm, redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
-    path(
-        "password/done/",
-        auth_views.PasswordChangeDoneView.as_view(),
-        name="password_change_done",
-    ),
+    path("", include("risks.home_urls")),
+    path("", include("accounts.auth_urls")),
+    # Before "risks/": the reports have always lived under /risks/reports/.
+    path("risks/reports/", include("reports.urls")),
     path("risks/", include("risks.urls")),
-    path("accounts/", include("accounts.urls")),
+    path("accounts/", include("risks.account_urls")),
     path("reviews/", include("reviews.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

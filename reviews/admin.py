@@ -12,21 +12,11 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from risks.exceptions import DomainError
+from core.admin import ReadOnlyAdmin
+from core.exceptions import DomainError
 
 from . import services
-from .models import ActionItem, Agenda, AgendaItem, OutboundEmail, ReviewNote
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+from .models import ActionItem, Agenda, AgendaItem, ReviewNote
 
 
 class AgendaItemInline(admin.TabularInline):
@@ -100,23 +90,4 @@ class ActionItemAdmin(ReadOnlyAdmin):
         "done_at",
         "created_by",
         "created_at",
-    )
-
-
-@admin.register(OutboundEmail)
-class OutboundEmailAdmin(ReadOnlyAdmin):
-    list_display = ("kind", "subject", "created_at", "sent_at", "attempts")
-    list_filter = ("kind",)
-    search_fields = ("subject", "dedupe_key")
-    readonly_fields = (
-        "dedupe_key",
-        "kind",
-        "to",
-        "subject",
-        "body",
-        "ics",
-        "created_at",
-        "sent_at",
-        "attempts",
-        "last_error",
     )

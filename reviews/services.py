@@ -16,7 +16,7 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, 
 from django.utils import timezone
 
 from accounts.models import Department, Region, User
-from risks.exceptions import Conflict, InvalidInput, NotAllowed
+from core.exceptions import Conflict, InvalidInput, NotAllowed
 from risks.models import (
     CLOSED_STATUSES,
     Escalation,

@@ -29,10 +29,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Region, User
-from risks.exceptions import Conflict, InvalidInput, NotAllowed
+from core.exceptions import Conflict, InvalidInput, NotAllowed
 from risks.forms import add_domain_error
 
-from . import ics, rules, scheduling, selectors, services
+from . import ics, notifications, rules, scheduling, selectors, services
 from .forms import (
     ActionFilterForm,
     ActionItemForm,
@@ -264,7 +264,10 @@ def calendar(request: HttpRequest, region_code: str, week: str) -> HttpResponse:
     agenda = get_object_or_404(
         Agenda.objects.select_related("region"), region__code=region_code, week_start=week_start
     )
-    response = HttpResponse(ics.agenda_invite(agenda), content_type="text/calendar; charset=utf-8")
+    response = HttpResponse(
+        ics.agenda_invite(agenda, url=notifications.agenda_url(agenda)),
+        content_type="text/calendar; charset=utf-8",
+    )
     filename = f"review-{agenda.region.code}-{agenda.week_start.isoformat()}.ics"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -22,8 +22,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from core.exceptions import DomainError
+
 from . import services
-from .exceptions import DomainError
 from .forms import (
     CloseForm,
     DeescalateForm,

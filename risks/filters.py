@@ -11,15 +11,14 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.filters import (
+from accounts.filters import account_owners, search_accounts
+from accounts.models import Account, Region, Role, Segment, User
+from core.lists import (
     DATE_INPUT,
     DateRangeFilterForm,
     StableOrderingFilter,
-    account_owners,
     renewal_window_filter,
-    search_accounts,
 )
-from accounts.models import Account, Region, Role, Segment, User
 
 from .models import CLOSED_STATUSES, RiskRecord, RiskStatus, RootCause, Tier, category_label
 
@@ -176,3 +175,68 @@ class RiskFilter(django_filters.FilterSet):
         if value == CLOSED:
             return queryset.filter(status__in=CLOSED_STATUSES)
         return queryset.filter(status=value)
+
+
+# --- customer accounts ---
+
+
+class AccountFilterForm(DateRangeFilterForm):
+    date_ranges = (("renewal_date_after", "renewal_date_before"),)
+
+
+class AccountFilter(django_filters.FilterSet):
+    """Filters of the customer accounts list and of the accounts API."""
+
+    search = django_filters.CharFilter(
+        label="Account name or id",
+        method=search_accounts(),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or CRM id"}),
+    )
+    region = django_filters.ModelChoiceFilter(
+        queryset=Region.objects.order_by("code"),
+        label="Region",
+        to_field_name="code",
+        empty_label="Any region",
+    )
+    segment = django_filters.ModelChoiceFilter(
+        queryset=Segment.objects.order_by("name"),
+        to_field_name="code",
+        empty_label="Any segment",
+    )
+    csm = django_filters.ModelChoiceFilter(
+        queryset=account_owners(), label="CSM", empty_label="Any CSM"
+    )
+    renewal_within = renewal_window_filter("renewal_date")
+    renewal_date_after = django_filters.DateFilter(
+        field_name="renewal_date",
+        lookup_expr="gte",
+        label="Renews on or after",
+        widget=DATE_INPUT,
+    )
+    renewal_date_before = django_filters.DateFilter(
+        field_name="renewal_date",
+        lookup_expr="lte",
+        label="Renews on or before",
+        widget=DATE_INPUT,
+    )
+    has_open_risk = django_filters.ChoiceFilter(
+        label="Open risk",
+        choices=[("true", "Has an open risk"), ("false", "No open risk")],
+        empty_label="With or without",
+        method="filter_has_open_risk",
+    )
+    ordering = StableOrderingFilter(
+        label="Sort order",
+        fields=(("name", "name"), ("arr", "arr"), ("renewal_date", "renewal_date")),
+        default="name",
+        widget=forms.HiddenInput,
+    )
+
+    class Meta:
+        model = Account
+        fields: list[str] = []
+        form = AccountFilterForm
+
+    def filter_has_open_risk(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # Both the page's and the API's querysets come from ``with_open_risk``.
+        return queryset.filter(open_risk_id__isnull=value != "true")

@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import Account, User
+from core.exceptions import Conflict, DomainError, InvalidInput
 
 from . import services
-from .exceptions import Conflict, DomainError, InvalidInput
 from .models import CLOSED_STATUSES, RiskRecord, RootCause, Tier
 from .templatetags.risk_tags import money
 

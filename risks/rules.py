@@ -8,15 +8,14 @@ loaded (``select_related("csm")``) to avoid a query per call.
 from __future__ import annotations
 
 from accounts.models import Account, Role, User
+from accounts.rules import leads
 
 from .models import RiskRecord
 
 
 def manages_account(user: User, account: Account) -> bool:
     """A manager manages the accounts they own and those of their team."""
-    if user.role != Role.MANAGER:
-        return False
-    return account.csm_id == user.pk or account.csm.manager_id == user.pk
+    return leads(user, account.csm)
 
 
 def has_authority(user: User, account: Account) -> bool:

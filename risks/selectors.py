@@ -6,13 +6,29 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import Account, User
+from accounts.rules import team_q
+from core import business_days
 
-from . import calendar
 from .models import Escalation, EscalationStatus, RiskRecord, RiskStatus, Tier, TimelineEvent
+
+
+def with_open_risk(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    """``accounts`` with ``open_risk_id`` and ``open_risk_tier`` of each account's
+    open record (None without one).
+
+    A LEFT JOIN on the open record is enough: the database allows at most one
+    open record per account, so the join never multiplies rows.
+    """
+    return accounts.annotate(
+        open_risk_rel=FilteredRelation("risks", condition=Q(risks__status=RiskStatus.OPEN)),
+        open_risk_id=F("open_risk_rel__id"),
+        open_risk_tier=F("open_risk_rel__tier"),
+    )
 
 
 def risk_queryset() -> QuerySet[RiskRecord]:
@@ -30,10 +46,9 @@ def risk_queryset() -> QuerySet[RiskRecord]:
 
 
 def team_scope(user: User, *, prefix: str = "account__") -> Q:
-    """The accounts a manager decides for: their own and those of the people
-    whose manager they are (the same relation as ``rules.manages_account``).
-    ``prefix`` is the path from the queried model to the account."""
-    return Q(**{f"{prefix}csm": user}) | Q(**{f"{prefix}csm__manager": user})
+    """Records (or, with ``prefix=""``, accounts) owned by ``user`` or by people
+    whose manager they are."""
+    return team_q(user, f"{prefix}csm")
 
 
 def escalation_queryset() -> QuerySet[Escalation]:
@@ -66,18 +81,18 @@ def with_waiting_time(
     """Sets ``business_days_waiting`` and ``overdue`` on each escalation, counted
     on the wall clock of the account's region (its weekend is the one that
     matters). Pure Python over loaded rows: no query."""
-    now = now or calendar.current_time()
+    now = now or business_days.current_time()
     rows = list(escalations)
     for escalation in rows:
         if escalation.status == EscalationStatus.PENDING:
-            days = calendar.business_days_between(
+            days = business_days.business_days_between(
                 escalation.requested_at, now, escalation.risk.account.region.timezone
             )
         else:
             days = 0
         escalation.business_days_waiting = days
-        escalation.overdue = escalation.status == EscalationStatus.PENDING and calendar.is_overdue(
-            days
+        escalation.overdue = (
+            escalation.status == EscalationStatus.PENDING and business_days.is_overdue(days)
         )
     return rows
 
@@ -136,17 +151,11 @@ def accounts_renewing_soon(
     """The user's accounts renewing within ``days`` from today, with the tier and
     id of their open risk record (None without one) annotated in the same query."""
     today = today or timezone.localdate()
-    open_risk = RiskRecord.objects.filter(account=OuterRef("pk"), status=RiskStatus.OPEN)
-    return (
+    return with_open_risk(
         Account.objects.filter(
             csm=user, renewal_date__gte=today, renewal_date__lte=today + dt.timedelta(days=days)
         )
-        .annotate(
-            open_risk_tier=Subquery(open_risk.values("tier")[:1]),
-            open_risk_id=Subquery(open_risk.values("pk")[:1]),
-        )
-        .order_by("renewal_date", "name")
-    )
+    ).order_by("renewal_date", "name")
 
 
 # --- list page ---
@@ -174,12 +183,7 @@ def fileable_accounts(user: User, *, search: str = "") -> QuerySet[Account]:
     decides one by one: a CSM's own, a manager's own and their team's, all for
     an admin, none for anyone else. ``search`` narrows by name or CRM id.
     ``open_risk_id`` is annotated so the list can warn before a second filing."""
-    open_risk = RiskRecord.objects.filter(account=OuterRef("pk"), status=RiskStatus.OPEN)
-    accounts = (
-        Account.objects.select_related("region")
-        .annotate(open_risk_id=Subquery(open_risk.values("pk")[:1]))
-        .order_by("name", "pk")
-    )
+    accounts = with_open_risk(Account.objects.select_related("region")).order_by("name", "pk")
     if user.is_cs_admin:
         pass
     elif user.is_manager:
@@ -232,3 +236,39 @@ def risk_timeline_oldest_first(risk: RiskRecord) -> QuerySet[TimelineEvent]:
     """Every event of the record in the order it happened. The API refers to
     the actor by id, so it needs no join; callers paginate it."""
     return TimelineEvent.objects.filter(risk=risk).order_by("at", "pk")
+
+
+# --- customer accounts pages and API ---
+
+
+def account_queryset() -> QuerySet[Account]:
+    """Accounts with what a list row shows and their open record's id and tier."""
+    return with_open_risk(
+        Account.objects.select_related("region", "segment", "csm__manager")
+    ).order_by("name", "pk")
+
+
+def account_api_queryset() -> QuerySet[Account]:
+    """Accounts as the API shows them: region, segment and CSM joined, and the
+    id of the open record."""
+    return with_open_risk(Account.objects.select_related("region", "segment", "csm"))
+
+
+def account_detail(pk: int) -> Account:
+    """The account with its region, segment, CSM and the CSM's manager, or 404."""
+    return get_object_or_404(
+        Account.objects.select_related("region", "segment", "csm__manager"), pk=pk
+    )
+
+
+def account_risks(account: Account) -> list[RiskRecord]:
+    """Every risk record of ``account``, newest first, with their causes (one query).
+    The account is set on each record so reading ``risk.account`` costs nothing."""
+    risks = list(
+        RiskRecord.objects.filter(account=account)
+        .select_related("primary_cause", "secondary_cause")
+        .order_by("-opened_at", "-pk")
+    )
+    for risk in risks:
+        risk.account = account
+    return risks

@@ -16,9 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Account, User
+from core.exceptions import Conflict, InvalidInput, NotAllowed
 
-from . import rules
-from .exceptions import Conflict, InvalidInput, NotAllowed
+from . import notifications, rules
 from .models import (
     CLOSED_STATUSES,
     Escalation,
@@ -408,9 +408,6 @@ def escalation_request(*, user: User, risk: RiskRecord | int, reason: str) -> Es
     if rules.can_decide_escalations(user, risk):
         _approve(escalation, risk, user=user, note="", now=now)
     else:
-        # Imported here: reviews.models imports risks.models.
-        from reviews import notifications
-
         notifications.escalation_requested(escalation)
     return escalation
 
@@ -448,8 +445,6 @@ def escalation_approve(*, user: User, escalation: Escalation | int, note: str = 
     escalation, risk = _lock_for_decision(escalation)
     _ensure_decidable(user, escalation, risk)
     _approve(escalation, risk, user=user, note=(note or "").strip(), now=timezone.now())
-    from reviews import notifications
-
     notifications.escalation_decided(escalation)
     return escalation
 
@@ -481,8 +476,6 @@ def escalation_reject(*, user: User, escalation: Escalation | int, note: str) ->
             "to_tier": escalation.to_tier,
         },
     )
-    from reviews import notifications
-
     notifications.escalation_decided(escalation)
     return escalation
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from .views import approvals, detail, filing, listing, reports
+from .views import approvals, detail, filing, listing
 
 app_name = "risks"
 
@@ -11,12 +11,6 @@ urlpatterns = [
     path("export.csv", listing.risk_export, name="export"),
     path("new/", filing.risk_file, name="file"),
     path("approvals/", approvals.approval_queue, name="approvals"),
-    path("reports/", reports.outcomes_page, name="reports"),
-    path("reports/open-risk/", reports.open_risk_page, name="report_open_risk"),
-    path("reports/trend/", reports.trend_page, name="report_trend"),
-    path("reports/outcomes.csv", reports.outcomes_csv, name="report_outcomes_csv"),
-    path("reports/open-risk.csv", reports.open_risk_csv, name="report_open_risk_csv"),
-    path("reports/trend.csv", reports.trend_csv, name="report_trend_csv"),
     path("<int:pk>/", detail.risk_detail, name="detail"),
     path("<int:pk>/edit/", detail.risk_edit, name="edit"),
     path("<int:pk>/note/", detail.risk_note, name="note"),

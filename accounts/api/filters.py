@@ -6,8 +6,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
-from accounts.filters import StableOrderingFilter
 from accounts.models import Region, Role, User
+from core.lists import StableOrderingFilter
 
 
 class UserFilter(django_filters.FilterSet):

@@ -4,7 +4,6 @@ regions and segments by code, people by id, money as a two-place decimal string.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import password_validation
@@ -12,8 +11,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import ACCOUNT_OWNER_ROLES, Account, Region, Role, Segment, User
-from config.api import CodeRelatedField
+from accounts.models import ACCOUNT_OWNER_ROLES, Region, Role, Segment, User
+from core.api import CodeRelatedField
 
 
 @extend_schema_field(
@@ -156,58 +155,6 @@ class UserSerializer(serializers.ModelSerializer):
             instance.set_password(password)
         instance.save()
         return instance
-
-
-class AccountSerializer(serializers.ModelSerializer):
-    region = CodeRelatedField(
-        slug_field="code", queryset=Region.objects.all(), help_text="Region code, e.g. EMEA."
-    )
-    segment = CodeRelatedField(
-        slug_field="code",
-        queryset=Segment.objects.all(),
-        help_text="Segment code, e.g. enterprise.",
-    )
-    arr = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=2,
-        min_value=Decimal("0"),
-        help_text="Annual recurring revenue, a decimal string with two places.",
-    )
-    csm = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.all(), help_text="Id of the owner: a user with role csm or manager."
-    )
-    open_risk = serializers.IntegerField(
-        source="open_risk_id",
-        read_only=True,
-        allow_null=True,
-        help_text="Id of the account's open risk record, or null.",
-    )
-
-    class Meta:
-        model = Account
-        fields = [
-            "id",
-            "external_id",
-            "name",
-            "region",
-            "segment",
-            "arr",
-            "renewal_date",
-            "csm",
-            "open_risk",
-        ]
-        extra_kwargs = {"external_id": {"help_text": "CRM id, unique when present."}}
-
-    def validate_external_id(self, value: str | None) -> str | None:
-        # Blank means "no CRM id": stored as NULL so that uniqueness holds
-        # only among accounts that have one.
-        value = (value or "").strip()
-        return value or None
-
-    def validate_csm(self, csm: User) -> User:
-        if csm.role not in ACCOUNT_OWNER_ROLES:
-            raise serializers.ValidationError("The account owner must be a CSM or a manager.")
-        return csm
 
 
 class TokenRequestSerializer(serializers.Serializer):

@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import throttle
+from core.schema import FIELD_ERRORS_SCHEMA, ErrorDetailSerializer
 
-from .schema import FIELD_ERRORS_SCHEMA, ErrorDetailSerializer
 from .serializers import TokenRequestSerializer, TokenSerializer
 
 INVALID_CREDENTIALS = "Unable to sign in with those credentials."

@@ -38,9 +38,13 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "accounts",
+    "notifications",
     "risks",
     "reviews",
+    "reports",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -143,7 +147,7 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Red Account <red-account@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Seconds an SMTP connection may block; a hung mail server must not hold a
-# worker (or the outbox row lock, see reviews/notifications.py) indefinitely.
+# worker (or the outbox row lock, see notifications/delivery.py) indefinitely.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 # Absolute base of the links in notification emails (no trailing slash).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -186,7 +190,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Publishing must fail fast when Redis is down: web requests enqueue after
-# commit, and the outbox (reviews.OutboundEmail) plus its periodic sweep deliver
+# commit, and the outbox (notifications.OutboundEmail) plus its periodic sweep deliver
 # whatever could not be enqueued. Without these, .delay() retries for minutes.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -212,14 +216,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # JSON only: the browsable API's inline scripts would break our CSP, and
     # /api/docs/ documents every endpoint.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -9,7 +9,7 @@ import datetime as dt
 from rest_framework import serializers
 
 from accounts.models import Region
-from config.api import CodeRelatedField
+from core.api import CodeRelatedField
 from risks.models import MONEY
 
 from ..models import ActionItem, Agenda, AgendaItem, ReviewNote

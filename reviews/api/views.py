@@ -3,7 +3,7 @@ invite), the notes and action items of agenda items, and marking an action
 done (design.md §6).
 
 The views parse the request, call ``reviews.services`` and render the result;
-refusals are the services' exceptions, which ``config.api.exception_handler``
+refusals are the services' exceptions, which ``core.api.exception_handler``
 turns into 400 / 403 / 409.
 """
 
@@ -22,9 +22,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from risks.api.serializers import FIELD_ERRORS_SCHEMA, ConflictSerializer, DetailSerializer
+from core.schema import FIELD_ERRORS_SCHEMA, ConflictSerializer, ErrorDetailSerializer
 
-from .. import ics, scheduling, selectors, services
+from .. import ics, notifications, scheduling, selectors, services
 from ..models import ActionItem, Agenda, AgendaItem
 from .filters import AgendaFilter
 from .serializers import (
@@ -43,10 +43,10 @@ BAD_REQUEST = OpenApiResponse(
 BAD_FILTER = OpenApiResponse(
     FIELD_ERRORS_SCHEMA, description="Invalid filter values: `{parameter: [messages]}`."
 )
-UNAUTHENTICATED = OpenApiResponse(DetailSerializer, description="Not signed in.")
-NOT_FOUND = OpenApiResponse(DetailSerializer, description="No such object.")
+UNAUTHENTICATED = OpenApiResponse(ErrorDetailSerializer, description="Not signed in.")
+NOT_FOUND = OpenApiResponse(ErrorDetailSerializer, description="No such object.")
 REVIEWERS_ONLY = OpenApiResponse(
-    DetailSerializer,
+    ErrorDetailSerializer,
     description="Only reviewers and managers of the agenda's region, and admins, write here.",
 )
 ITEM_GONE = OpenApiResponse(
@@ -65,7 +65,7 @@ ITEM_GONE = OpenApiResponse(
             200: AgendaSerializer(many=True),
             400: BAD_FILTER,
             401: UNAUTHENTICATED,
-            404: OpenApiResponse(DetailSerializer, description="No such page."),
+            404: OpenApiResponse(ErrorDetailSerializer, description="No such page."),
         },
     ),
     retrieve=extend_schema(
@@ -110,7 +110,7 @@ class AgendaViewSet(viewsets.ReadOnlyModelViewSet):
             400: BAD_REQUEST,
             401: UNAUTHENTICATED,
             403: OpenApiResponse(
-                DetailSerializer, description="Only managers and admins generate agendas."
+                ErrorDetailSerializer, description="Only managers and admins generate agendas."
             ),
             409: OpenApiResponse(
                 ConflictSerializer, description="The meeting has started; too late to create."
@@ -158,7 +158,8 @@ class AgendaViewSet(viewsets.ReadOnlyModelViewSet):
     def calendar(self, request: Request, pk: str | None = None) -> HttpResponse:
         agenda = self.get_object()
         response = HttpResponse(
-            ics.agenda_invite(agenda), content_type="text/calendar; charset=utf-8"
+            ics.agenda_invite(agenda, url=notifications.agenda_url(agenda)),
+            content_type="text/calendar; charset=utf-8",
         )
         filename = f"review-{agenda.region.code}-{agenda.week_start.isoformat()}.ics"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -241,7 +242,7 @@ class ActionItemViewSet(mixins.UpdateModelMixin, viewsets.GenericViewSet):
             400: BAD_REQUEST,
             401: UNAUTHENTICATED,
             403: OpenApiResponse(
-                DetailSerializer,
+                ErrorDetailSerializer,
                 description="Not the owner, nor a reviewer or manager of the region, nor an admin.",
             ),
             404: NOT_FOUND,

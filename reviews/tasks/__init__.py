@@ -4,12 +4,5 @@
 from __future__ import annotations
 
 from .agenda import generate_due_agendas, generate_region_agenda
-from .email import send_email, send_pending_emails, send_pending_escalation_reminders
 
-__all__ = [
-    "generate_due_agendas",
-    "generate_region_agenda",
-    "send_email",
-    "send_pending_emails",
-    "send_pending_escalation_reminders",
-]
+__all__ = ["generate_due_agendas", "generate_region_agenda"]

@@ -19,7 +19,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from accounts.models import Region
-from risks.exceptions import Conflict
+from core.exceptions import Conflict
 
 from .. import scheduling, services
 from ..models import Agenda, AgendaStatus

@@ -13,8 +13,8 @@ import copy
 import django_filters
 from django.db.models import Q, QuerySet
 
-from accounts.filters import StableOrderingFilter
 from accounts.models import Region
+from core.lists import StableOrderingFilter
 
 from ..filters import RiskFilter
 from ..models import Escalation, EscalationStatus, RiskRecord, RootCause

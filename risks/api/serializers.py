@@ -13,7 +13,7 @@ from django.core.validators import slug_re
 from rest_framework import serializers
 
 from accounts.models import Account
-from config.api import CodeRelatedField
+from core.api import CodeRelatedField
 
 from ..models import (
     CLOSED_STATUSES,
@@ -24,35 +24,6 @@ from ..models import (
     Tier,
     TimelineEvent,
 )
-
-# --- errors (for the schema) ---------------------------------------------------------
-
-
-class DetailSerializer(serializers.Serializer):
-    """401, 403, 404 and 405 bodies."""
-
-    detail = serializers.CharField()
-
-
-class ConflictSerializer(serializers.Serializer):
-    """409 body: what conflicts, and the id of the object it conflicts with
-    (the open record already on the account, the edited record) when there is one."""
-
-    detail = serializers.CharField()
-    existing = serializers.IntegerField(required=False)
-
-
-# 400 body: the request's field names (or ``non_field_errors``) mapped to
-# messages; a body that is not JSON answers {"detail": "…"} instead.
-FIELD_ERRORS_SCHEMA = {
-    "type": "object",
-    "description": 'Field name → list of messages ("non_field_errors" for the whole input).',
-    "additionalProperties": {
-        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]
-    },
-    "example": {"summary": ["This field may not be blank."]},
-}
-
 
 # --- root causes -----------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 escalations: design.md §6.
 
 The views parse the request, call ``risks.services`` and render the result.
-Refusals are the services' exceptions, which ``config.api.exception_handler``
+Refusals are the services' exceptions, which ``core.api.exception_handler``
 turns into 400 / 403 / 409; nothing here re-decides who may do what.
 """
 
@@ -21,17 +21,16 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.schema import FIELD_ERRORS_SCHEMA, ConflictSerializer, ErrorDetailSerializer
+
 from .. import selectors, services
 from ..models import Escalation, RiskRecord, RootCause
 from .filters import ApiRiskFilter, EscalationFilter, RootCauseFilter
 from .permissions import CsAdminWritesOthersRead
 from .serializers import (
-    FIELD_ERRORS_SCHEMA,
     CloseSerializer,
-    ConflictSerializer,
     DecisionSerializer,
     DeescalateSerializer,
-    DetailSerializer,
     EscalateSerializer,
     EscalationSerializer,
     NoteSerializer,
@@ -51,13 +50,13 @@ BAD_REQUEST = OpenApiResponse(
 BAD_FILTER = OpenApiResponse(
     FIELD_ERRORS_SCHEMA, description="Invalid filter values: `{parameter: [messages]}`."
 )
-UNAUTHENTICATED = OpenApiResponse(DetailSerializer, description="Not signed in.")
+UNAUTHENTICATED = OpenApiResponse(ErrorDetailSerializer, description="Not signed in.")
 FORBIDDEN = OpenApiResponse(
-    DetailSerializer, description="Your role or relation to the account does not allow it."
+    ErrorDetailSerializer, description="Your role or relation to the account does not allow it."
 )
-ADMIN_ONLY = OpenApiResponse(DetailSerializer, description="Only CS operations admins write.")
-NOT_FOUND = OpenApiResponse(DetailSerializer, description="No such object.")
-PAGE_NOT_FOUND = OpenApiResponse(DetailSerializer, description="No such page.")
+ADMIN_ONLY = OpenApiResponse(ErrorDetailSerializer, description="Only CS operations admins write.")
+NOT_FOUND = OpenApiResponse(ErrorDetailSerializer, description="No such object.")
+PAGE_NOT_FOUND = OpenApiResponse(ErrorDetailSerializer, description="No such page.")
 RISK_CONFLICT = OpenApiResponse(
     ConflictSerializer,
     description=(
@@ -117,7 +116,7 @@ def _admin_write_responses(serializer: type, status: int) -> dict[int, Any]:
             403: ADMIN_ONLY,
             404: NOT_FOUND,
             409: OpenApiResponse(
-                DetailSerializer,
+                ErrorDetailSerializer,
                 description="Risk records use it; deactivate it instead (`active: false`).",
             ),
         },
@@ -317,7 +316,7 @@ class RiskViewSet(
         responses={
             200: TimelineEventSerializer(many=True),
             401: UNAUTHENTICATED,
-            404: OpenApiResponse(DetailSerializer, description="No such record or page."),
+            404: OpenApiResponse(ErrorDetailSerializer, description="No such record or page."),
         },
     )
     # No filter backends: the risk filters are not the timeline's (this also

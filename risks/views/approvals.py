@@ -22,9 +22,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import Region
+from core.exceptions import Conflict, InvalidInput, NotAllowed
 
 from .. import rules, selectors, services
-from ..exceptions import Conflict, InvalidInput, NotAllowed
 from ..forms import add_domain_error
 from ..models import Escalation, EscalationStatus
 

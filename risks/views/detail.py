@@ -26,8 +26,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from core.exceptions import Conflict, DomainError, NotAllowed
 from risks import rules, selectors, services
-from risks.exceptions import Conflict, DomainError, NotAllowed
 from risks.forms import (
     EscalationReasonForm,
     RiskCloseForm,

@@ -17,8 +17,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from accounts.models import Account, User
+from core.exceptions import DomainError, NotAllowed
 from risks import selectors, services
-from risks.exceptions import DomainError, NotAllowed
 from risks.forms import RiskFileForm, add_domain_error
 from risks.models import RiskRecord
 from risks.templatetags.risk_tags import money

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from accounts.filters import (
+from core.lists import (
     current_ordering,
     page_size_choices,
     page_size_from,

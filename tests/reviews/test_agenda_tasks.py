@@ -38,7 +38,10 @@ def region_meeting_in(hours: float, code: str = "EMEA"):
 
 
 def tier3_risk(region) -> RiskRecord:
-    csm = factories.CsmFactory(username=f"csm-{region.code}", region=region)
+    # The manager in the same region: the factories' default region (EMEA, Wednesday
+    # 15:00 Berlin) would itself be due on Tuesdays and Wednesdays.
+    manager = factories.ManagerFactory(username=f"manager-{region.code}", region=region)
+    csm = factories.CsmFactory(username=f"csm-{region.code}", region=region, manager=manager)
     account = factories.AccountFactory(region=region, csm=csm, arr=Decimal("250000.00"))
     return factories.RiskRecordFactory(
         account=account, tier=3, max_tier=3, tier_changed_at=timezone.now()
@@ -194,6 +197,7 @@ def test_real_worker_generates_the_due_agenda(tmp_path):
     try:
         # Enqueue through Redis like beat does, not in-process.
         celery_app.conf.task_always_eager = False
+        assert not Agenda.objects.exists(), "agenda before enqueue"
         generate_due_agendas.apply_async()
         deadline = time.monotonic() + 30
         agenda = None
@@ -214,6 +218,7 @@ def test_real_worker_generates_the_due_agenda(tmp_path):
             worker.kill()
             worker.wait()
     output = log_path.read_text()
+
     # The fan-out went through the broker too: both tasks ran in the worker.
     assert "reviews.tasks.generate_due_agendas" in output
     assert "reviews.tasks.generate_region_agenda" in output

@@ -10,8 +10,11 @@ from django.core import mail
 from django.test import override_settings
 from django.urls import reverse
 
+from notifications import ics as ics_writer
+from notifications.models import OutboundEmail
 from reviews import ics, notifications
-from reviews.models import Agenda, AgendaItem, AgendaSection, OutboundEmail
+from reviews.models import Agenda, AgendaItem, AgendaSection
+from risks import notifications as risk_notifications
 from risks import services
 from risks.models import EscalationStatus, RiskStatus
 from tests import factories
@@ -68,7 +71,7 @@ def test_escalation_request_without_a_manager_goes_to_admins_with_an_email(
 
     services.escalation_request(user=lone_csm, risk=risk, reason="Nobody else to ask")
 
-    [row] = _rows(notifications.Kind.ESCALATION_REQUESTED)
+    [row] = _rows(risk_notifications.Kind.ESCALATION_REQUESTED)
     assert row.to == [admin_user.email]
 
 
@@ -87,7 +90,7 @@ def test_approval_emails_the_requester(risk, csm, manager, django_capture_on_com
     with django_capture_on_commit_callbacks(execute=True):
         services.escalation_approve(user=manager, escalation=escalation, note="On it")
 
-    [row] = _rows(notifications.Kind.ESCALATION_DECIDED)
+    [row] = _rows(risk_notifications.Kind.ESCALATION_DECIDED)
     assert row.to == [csm.email]
     assert row.subject == f"Escalation to tier 2 approved: {risk.account.name}"
     assert "On it" in row.body
@@ -100,7 +103,7 @@ def test_rejection_emails_the_requester_with_the_note(risk, csm, manager):
     escalation = services.escalation_request(user=csm, risk=risk, reason="Need help")
     services.escalation_reject(user=manager, escalation=escalation, note="Handle it at tier 1")
 
-    [row] = _rows(notifications.Kind.ESCALATION_DECIDED)
+    [row] = _rows(risk_notifications.Kind.ESCALATION_DECIDED)
     assert row.to == [csm.email]
     assert row.subject == f"Escalation to tier 2 rejected: {risk.account.name}"
     assert "Handle it at tier 1" in row.body
@@ -112,8 +115,8 @@ def test_cancelled_escalation_sends_no_decision(risk, csm, manager):
     escalation.refresh_from_db()
 
     assert escalation.status == EscalationStatus.CANCELLED
-    assert notifications.escalation_decided(escalation) is None
-    assert not _rows(notifications.Kind.ESCALATION_DECIDED)
+    assert risk_notifications.escalation_decided(escalation) is None
+    assert not _rows(risk_notifications.Kind.ESCALATION_DECIDED)
 
 
 # --- agenda generated -------------------------------------------------------------
@@ -208,16 +211,6 @@ def test_agenda_link_points_at_the_agenda_page_of_region_and_week(agenda, client
     assert client.get(url.removeprefix(SITE)).status_code == 200
 
 
-def test_agenda_link_falls_back_to_reviews_index_without_the_agenda_page(agenda, monkeypatch):
-    from django.urls import NoReverseMatch
-
-    def no_agenda_page(name, *args, **kwargs):
-        raise NoReverseMatch(name)
-
-    monkeypatch.setattr(notifications, "reverse", no_agenda_page)
-    assert notifications.agenda_url(agenda) == f"{SITE}/reviews/"
-
-
 # --- daily reminder -----------------------------------------------------------------
 
 FRIDAY_10_BERLIN = dt.datetime(2025, 3, 7, 10, 0, tzinfo=BERLIN)
@@ -238,9 +231,9 @@ def test_reminder_lists_only_escalations_pending_over_two_business_days(
     )
     _pending(factories.AccountFactory(csm=csm, name="Asked Monday"), low_usage, MONDAY_9_BERLIN)
 
-    assert notifications.escalation_reminders(now=WEDNESDAY_1001_BERLIN) == 1
+    assert risk_notifications.escalation_reminders(now=WEDNESDAY_1001_BERLIN) == 1
 
-    [row] = _rows(notifications.Kind.ESCALATION_REMINDER)
+    [row] = _rows(risk_notifications.Kind.ESCALATION_REMINDER)
     assert row.to == [manager.email]
     assert "Waited Since Friday" in row.body
     assert "Asked Monday" not in row.body
@@ -254,7 +247,8 @@ def test_reminder_is_not_sent_at_exactly_two_business_days(csm, low_usage):
 
     # Friday 10:00 to Wednesday 09:00 is 2 business days and 23 hours: not yet over 2.
     assert (
-        notifications.escalation_reminders(now=dt.datetime(2025, 3, 11, 9, 0, tzinfo=BERLIN)) == 0
+        risk_notifications.escalation_reminders(now=dt.datetime(2025, 3, 11, 9, 0, tzinfo=BERLIN))
+        == 0
     )
     assert not OutboundEmail.objects.exists()
 
@@ -268,18 +262,18 @@ def test_reminder_is_one_email_per_manager_per_day(
         factories.AccountFactory(csm=other_csm, name="Other Team AG"), low_usage, FRIDAY_10_BERLIN
     )
 
-    notifications.escalation_reminders(now=WEDNESDAY_1001_BERLIN)
-    notifications.escalation_reminders(now=WEDNESDAY_1001_BERLIN + dt.timedelta(hours=2))
+    risk_notifications.escalation_reminders(now=WEDNESDAY_1001_BERLIN)
+    risk_notifications.escalation_reminders(now=WEDNESDAY_1001_BERLIN + dt.timedelta(hours=2))
 
-    rows = {tuple(row.to): row for row in _rows(notifications.Kind.ESCALATION_REMINDER)}
+    rows = {tuple(row.to): row for row in _rows(risk_notifications.Kind.ESCALATION_REMINDER)}
     assert set(rows) == {(manager.email,), (other_manager.email,)}
     assert "First AG" in rows[(manager.email,)].body
     assert "Second AG" in rows[(manager.email,)].body
     assert "Other Team AG" not in rows[(manager.email,)].body
     assert rows[(manager.email,)].subject.startswith("2 escalations waiting")
 
-    notifications.escalation_reminders(now=WEDNESDAY_1001_BERLIN + dt.timedelta(days=1))
-    assert len(_rows(notifications.Kind.ESCALATION_REMINDER)) == 4
+    risk_notifications.escalation_reminders(now=WEDNESDAY_1001_BERLIN + dt.timedelta(days=1))
+    assert len(_rows(risk_notifications.Kind.ESCALATION_REMINDER)) == 4
 
 
 def test_decided_escalations_are_not_reminded(csm, low_usage, manager):
@@ -288,15 +282,15 @@ def test_decided_escalations_are_not_reminded(csm, low_usage, manager):
     escalation.decided_at = MONDAY_9_BERLIN
     escalation.save()
 
-    assert notifications.escalation_reminders(now=WEDNESDAY_1001_BERLIN) == 0
+    assert risk_notifications.escalation_reminders(now=WEDNESDAY_1001_BERLIN) == 0
 
 
 def test_reminder_task_runs(csm, low_usage, manager, django_capture_on_commit_callbacks):
-    from reviews.tasks import send_pending_escalation_reminders
+    from risks.tasks import send_escalation_reminders
 
     _pending(factories.AccountFactory(csm=csm), low_usage, FRIDAY_10_BERLIN)
     with django_capture_on_commit_callbacks(execute=True):
-        assert send_pending_escalation_reminders() == 1
+        assert send_escalation_reminders() == 1
     assert [message.to for message in mail.outbox] == [[manager.email]]
 
 
@@ -310,27 +304,27 @@ def _unfold(text: str) -> list[str]:
 
 
 def test_text_values_are_escaped():
-    assert ics.escape_text("a\\b;c,d\ne\r\nf") == "a\\\\b\\;c\\,d\\ne\\nf"
+    assert ics_writer.escape_text("a\\b;c,d\ne\r\nf") == "a\\\\b\\;c\\,d\\ne\\nf"
 
 
 def test_long_lines_are_folded_at_75_octets_without_splitting_characters():
     line = "DESCRIPTION:" + "Überprüfung der Kündigungsrisiken, " * 8
-    folded = ics.fold(line)
+    folded = ics_writer.fold(line)
 
     physical = folded.split("\r\n")
     assert len(physical) > 1
     assert all(len(part.encode("utf-8")) <= 75 for part in physical)
     assert all(part.startswith(" ") for part in physical[1:])
     assert folded.replace("\r\n ", "") == line
-    assert ics.fold("SUMMARY:short") == "SUMMARY:short"
+    assert ics_writer.fold("SUMMARY:short") == "SUMMARY:short"
 
 
 @override_settings(DEFAULT_FROM_EMAIL="Red Account <red-account@example.com>")
 def test_agenda_invite_is_a_valid_request_for_the_meeting(agenda):
     text = ics.agenda_invite(
         agenda,
+        url=notifications.agenda_url(agenda),
         attendees=["rita@example.com", "rita@example.com", "carl@example.com"],
-        description="Items; notes, and\nmore " + "x" * 120,
         now=dt.datetime(2025, 3, 11, 8, 0, tzinfo=dt.UTC),
     )
 
@@ -346,7 +340,10 @@ def test_agenda_invite_is_a_valid_request_for_the_meeting(agenda):
     assert props["DTSTART"] == "20250312T140000Z"  # 15:00 in Berlin (CET)
     assert props["DTEND"] == "20250312T150000Z"
     assert props["SUMMARY"] == "EMEA cross-functional review"
-    assert props["DESCRIPTION"].startswith("Items\\; notes\\, and\\nmore xxx")
+    assert props["DESCRIPTION"] == (
+        "Weekly cross-functional review of Europe (EMEA)\\, "
+        f"week of 2025-03-10.\\nAgenda: {notifications.agenda_url(agenda)}"
+    )
     assert props["URL"] == notifications.agenda_url(agenda)
     assert props["ORGANIZER;CN=Red Account"] == "mailto:red-account@example.com"
     attendees = [line for line in lines if line.startswith("ATTENDEE")]
@@ -357,8 +354,8 @@ def test_agenda_invite_is_a_valid_request_for_the_meeting(agenda):
 
 
 def test_invite_uid_is_stable_per_agenda(agenda):
-    first = _unfold(ics.agenda_invite(agenda))
-    second = _unfold(ics.agenda_invite(agenda))
+    first = _unfold(ics.agenda_invite(agenda, url=notifications.agenda_url(agenda)))
+    second = _unfold(ics.agenda_invite(agenda, url=notifications.agenda_url(agenda)))
     assert [line for line in first if line.startswith("UID")] == [
         line for line in second if line.startswith("UID")
     ]

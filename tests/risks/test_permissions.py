@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.exceptions import NotAllowed
 from risks import services
-from risks.exceptions import NotAllowed
 from risks.models import RiskRecord, RootCause, TimelineEvent
 from tests import factories
 

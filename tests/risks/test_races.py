@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.exceptions import Conflict
 from risks import services
-from risks.exceptions import Conflict
 from risks.models import Escalation, EscalationStatus, RiskRecord, RootCause, TimelineKind
 from tests import factories
 from tests.concurrency import run_at_once

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from core.exceptions import Conflict, InvalidInput, NotAllowed
 from risks import services
-from risks.exceptions import Conflict, InvalidInput, NotAllowed
 from risks.models import (
     Escalation,
     EscalationStatus,

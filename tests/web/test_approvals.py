@@ -10,7 +10,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from risks import calendar, services
+from core import business_days
+from risks import services
 from risks.models import Escalation, EscalationStatus, RiskRecord, TimelineEvent, TimelineKind
 from tests import factories
 
@@ -79,7 +80,7 @@ def escalation(csm, account) -> Escalation:
     ],
 )
 def test_business_days_between_skips_weekends(start, end, days):
-    assert calendar.business_days_between(start, end, BERLIN) == days
+    assert business_days.business_days_between(start, end, BERLIN) == days
 
 
 def test_business_days_are_counted_on_the_regions_wall_clock():
@@ -87,13 +88,13 @@ def test_business_days_are_counted_on_the_regions_wall_clock():
     # in Berlin the same span ends on Saturday at 02:00, two hours into the weekend.
     start = at("2026-11-19", "20:00", NEW_YORK)
     end = at("2026-11-20", "20:00", NEW_YORK)
-    assert calendar.business_days_between(start, end, "America/New_York") == 1
-    assert calendar.business_days_between(start, end, "Europe/Berlin") == 0
+    assert business_days.business_days_between(start, end, "America/New_York") == 1
+    assert business_days.business_days_between(start, end, "Europe/Berlin") == 0
 
 
 def test_more_than_two_business_days_is_overdue():
-    assert not calendar.is_overdue(2)
-    assert calendar.is_overdue(3)
+    assert not business_days.is_overdue(2)
+    assert business_days.is_overdue(3)
 
 
 # --- the queue -------------------------------------------------------------------------
@@ -159,7 +160,9 @@ def test_escalation_waiting_more_than_two_business_days_is_highlighted(
     client, manager, escalation, monkeypatch
 ):
     Escalation.objects.filter(pk=escalation.pk).update(requested_at=at("2026-11-20"))  # Friday
-    monkeypatch.setattr(calendar, "current_time", lambda: at("2026-11-25", "11:00"))  # Wednesday
+    monkeypatch.setattr(
+        business_days, "current_time", lambda: at("2026-11-25", "11:00")
+    )  # Wednesday
     client.force_login(manager)
 
     html = client.get(reverse("risks:approvals")).content.decode()
@@ -174,7 +177,9 @@ def test_escalation_waiting_two_business_days_is_not_highlighted(
     client, manager, escalation, monkeypatch
 ):
     Escalation.objects.filter(pk=escalation.pk).update(requested_at=at("2026-11-23"))  # Monday
-    monkeypatch.setattr(calendar, "current_time", lambda: at("2026-11-25", "11:00"))  # Wednesday
+    monkeypatch.setattr(
+        business_days, "current_time", lambda: at("2026-11-25", "11:00")
+    )  # Wednesday
     client.force_login(manager)
 
     html = client.get(reverse("risks:approvals")).content.decode()

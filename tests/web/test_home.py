@@ -10,7 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from risks import calendar, services
+from core import business_days
+from risks import services
 from risks.models import Escalation, RiskRecord, Tier
 from tests import factories
 
@@ -171,7 +172,7 @@ def test_manager_home_highlights_escalations_waiting_more_than_two_business_days
     Escalation.objects.filter(pk=late.pk).update(requested_at=friday)
     Escalation.objects.filter(pk=fresh.pk).update(requested_at=monday)
     wednesday = dt.datetime(2026, 11, 25, 12, 0, tzinfo=BERLIN)
-    monkeypatch.setattr(calendar, "current_time", lambda: wednesday)
+    monkeypatch.setattr(business_days, "current_time", lambda: wednesday)
 
     response = home(client, manager)
 

@@ -1,0 +1,20 @@
+"""/api/v1/ routes of people, regions and segments, and the token endpoint."""
+
+from __future__ import annotations
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from .token import ObtainTokenView
+from .views import RegionViewSet, SegmentViewSet, UserViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("users", UserViewSet, basename="user")
+router.register("regions", RegionViewSet, basename="region")
+router.register("segments", SegmentViewSet, basename="segment")
+
+urlpatterns = [
+    path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
+    *router.urls,
+]

@@ -1,0 +1,25 @@
+"""/api/v1/ routes of agendas, agenda items' notes and actions, and action items."""
+
+from __future__ import annotations
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from .views import ActionItemViewSet, AgendaItemViewSet, AgendaViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("agendas", AgendaViewSet, basename="agenda")
+router.register("agenda-items", AgendaItemViewSet, basename="agenda-item")
+router.register("action-items", ActionItemViewSet, basename="action-item")
+
+urlpatterns = [
+    # Calendar programs fetch the invite by a name ending in .ics, without the
+    # router's trailing slash; the schema documents the routed twin once.
+    path(
+        "agendas/<int:pk>/calendar.ics",
+        AgendaViewSet.as_view({"get": "calendar"}, schema=None),
+        name="agenda-calendar-ics",
+    ),
+    *router.urls,
+]

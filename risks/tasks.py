@@ -1,0 +1,16 @@
+"""Celery tasks of the risk workflow. Idempotent: a reminder is queued once per
+approver and day (the outbox's ``dedupe_key``)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import transaction
+
+from . import notifications
+
+
+@shared_task(name="risks.tasks.send_escalation_reminders", soft_time_limit=240, time_limit=300)
+def send_escalation_reminders() -> int:
+    """Daily: remind approvers of escalations pending over two business days."""
+    with transaction.atomic():
+        return notifications.escalation_reminders()

@@ -27,6 +27,7 @@ test: install
 	@bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	REDIS_URL="$${REDIS_URL:-$(TEST_REDIS_URL)}" \
 	DJANGO_SETTINGS_MODULE=config.settings.test \
@@ -35,6 +36,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -47,7 +49,7 @@ worker: install
 beat: install
 	$(BIN)/celery -A config beat --loglevel=INFO
 
-# Performance figures of issue 7 on a generated dataset in its own database
+# Performance figures on a generated dataset in its own database
 # (BENCH_DATABASE_NAME, default redaccount_bench, dropped and recreated) on the
 # PostgreSQL server of DATABASE_URL. Sizes: BENCH_ACCOUNTS, BENCH_RISKS,
 # BENCH_OPEN, BENCH_REGIONS; BENCH_REPEAT, BENCH_LOAD_SECONDS. Fails when a target is missed.

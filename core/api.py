@@ -1,19 +1,22 @@
-"""Conventions every API endpoint shares (design.md §6): pagination, the error
-format, and the mapping of the services' refusals to status codes."""
+"""Conventions every API endpoint shares: pagination, the error format, the
+mapping of the services' refusals to status codes, and the fields for codes
+and money."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import ProtectedError
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.relations import SlugRelatedField
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.exceptions import Conflict, InvalidInput, NotAllowed
+from .exceptions import Conflict, InvalidInput, NotAllowed
+from .money import MAX_MONEY, MONEY_DIGITS, MONEY_MESSAGE, MONEY_PLACES, InvalidMoney, parse_money
 
 
 class Pagination(PageNumberPagination):
@@ -60,3 +63,26 @@ class CodeRelatedField(SlugRelatedField):
         if "\x00" in data:
             self.fail("does_not_exist", slug_name=self.slug_field, value=data)
         return super().to_internal_value(data)
+
+
+class MoneyField(serializers.DecimalField):
+    """An amount of money as a decimal string with two places, checked by
+    ``core.money`` (the services' rule) with its one message."""
+
+    default_error_messages = {"invalid": MONEY_MESSAGE}
+
+    def __init__(self, **kwargs: Any) -> None:
+        # The bounds are for the schema: parse_money refuses what is outside them.
+        super().__init__(
+            max_digits=MONEY_DIGITS,
+            decimal_places=MONEY_PLACES,
+            min_value=Decimal("0"),
+            max_value=MAX_MONEY,
+            **kwargs,
+        )
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        try:
+            return parse_money(data)
+        except InvalidMoney:
+            self.fail("invalid")

@@ -21,6 +21,8 @@ from decimal import Decimal
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from risks.models import Tier
+
 WIDTH = 760
 FONT_SIZE = 12
 # Roughly how wide one character of the chart font is, to lay out legends
@@ -383,13 +385,13 @@ def open_risk_chart(
             chart_id=chart_id, title=title, message="No open risk records match these filters."
         )
     totals = {
-        period: sum((values.get((period, tier), Decimal(0)) for tier in (1, 2, 3)), Decimal(0))
+        period: sum((values.get((period, tier), Decimal(0)) for tier in Tier.values), Decimal(0))
         for period in periods
     }
     grand_total = sum(totals.values(), Decimal(0))
     tier_totals = [
         sum((values.get((period, tier), Decimal(0)) for period in periods), Decimal(0))
-        for tier in (1, 2, 3)
+        for tier in Tier.values
     ]
     desc = (
         f"Vertical bars, one per renewal {period_label.lower()} from {periods[0]} to "
@@ -455,7 +457,7 @@ def open_risk_chart(
         x = left + band * index + (band - bar_width) / 2
         y = baseline_y
         parts.append(mark_safe('<g class="chart-column">'))
-        for tier, item in zip((1, 2, 3), TIER_SERIES, strict=True):
+        for tier, item in zip(Tier.values, TIER_SERIES, strict=True):
             value = values.get((period, tier), Decimal(0))
             if value:
                 bar_height = float(value) * scale

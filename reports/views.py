@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import Region, Segment
 from core.exceptions import InvalidInput
+from risks.models import Tier
 
 from . import charts
 from .selectors import (
@@ -44,7 +45,7 @@ from .selectors import PERIODS as PERIOD_CHOICES
 
 # The renewal period as a unit, for the chart's axis and the table's header.
 PERIOD_UNITS = {"month": "Month", "quarter": "Quarter"}
-TIERS = (1, 2, 3)
+TIERS = tuple(Tier.values)
 
 # (url name, tab label, query parameters the tab keeps when switching to it)
 REPORT_TABS = [

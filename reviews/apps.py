@@ -6,3 +6,12 @@ from django.apps import AppConfig
 class ReviewsConfig(AppConfig):
     name = "reviews"
     verbose_name = "Weekly reviews"
+
+    def ready(self) -> None:
+        # Review notes and action items on a risk's timeline name their agenda
+        # by id; the timeline (a layer below) asks us for its name and link.
+        from risks.timeline import register_resolver
+
+        from .selectors import agenda_references
+
+        register_resolver(agenda_references)

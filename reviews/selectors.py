@@ -17,10 +17,12 @@ from django.db.models import (
     Value,
     When,
 )
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Region, User
 from risks.models import Tier, TimelineEvent, TimelineKind
+from risks.timeline import Link, References
 
 from .models import SECTION_ORDER, ActionItem, Agenda, AgendaItem, ReviewNote
 
@@ -173,3 +175,27 @@ def action_item_list(
     if overdue:
         actions = actions.filter(done=False, due_date__lt=today or timezone.localdate())
     return actions.order_by("done", F("due_date").asc(nulls_last=True), "id")
+
+
+def agenda_references(events: list[TimelineEvent]) -> References:
+    """Names and links of the agendas that review notes and action items on a
+    risk's timeline came from (registered with ``risks.timeline``): one query."""
+    ids = {
+        event.data.get("agenda")
+        for event in events
+        if event.kind in (TimelineKind.REVIEW_NOTE, TimelineKind.ACTION_ADDED)
+        and isinstance(event.data, dict)
+    }
+    ids = {pk for pk in ids if isinstance(pk, int)}
+    if not ids:
+        return {}
+    return {
+        ("agenda", agenda.pk): Link(
+            f"{agenda.region.code} review, week of {agenda.week_start:%-d %b %Y}",
+            reverse(
+                "reviews:agenda",
+                kwargs={"region_code": agenda.region.code, "week": agenda.week_start.isoformat()},
+            ),
+        )
+        for agenda in Agenda.objects.filter(pk__in=ids).select_related("region")
+    }

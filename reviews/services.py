@@ -1,9 +1,10 @@
-"""Every write of the weekly review (design.md §4): generating a region's
+"""Every write of the weekly review: generating a region's
 agenda, review notes, action items.
 
 As in ``risks.services``: keyword-only, one transaction each, row locks where
-two callers can race, refusals as ``risks.exceptions``, and the timeline event
-written in the same transaction as the change it records.
+two callers can race, refusals as ``core.exceptions``, and the timeline event
+written (through ``risks.services.timeline_add``) in the same transaction as the
+change it records.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import Department, Region, User
 from core.exceptions import Conflict, InvalidInput, NotAllowed
+from risks import services as risk_services
 from risks.models import (
     CLOSED_STATUSES,
     Escalation,
@@ -24,7 +26,6 @@ from risks.models import (
     RiskRecord,
     RiskStatus,
     Tier,
-    TimelineEvent,
     TimelineKind,
 )
 
@@ -42,7 +43,12 @@ from .models import (
 _SECTION_RANK = {section.value: rank for rank, section in enumerate(SECTION_ORDER)}
 
 
-# --- agenda generation -------------------------------------------------------------
+# --- agenda generation ----------------------------------------------------------------
+
+
+def ensure_may_generate(user: User) -> None:
+    if not rules.can_generate(user):
+        raise NotAllowed("Only managers and admins can generate an agenda.")
 
 
 def _previous_meeting_at(region: Region, week_start: dt.date) -> dt.datetime:
@@ -205,8 +211,8 @@ def agenda_generate(
     first created once its meeting has started: it would describe today, not
     the meeting.
     """
-    if user is not None and not rules.can_generate(user):
-        raise NotAllowed("Only managers and admins can generate an agenda.")
+    if user is not None:
+        ensure_may_generate(user)
     now = now or timezone.now()
     region_pk = region.pk if isinstance(region, Region) else region
     region = Region.objects.select_for_update().get(pk=region_pk)
@@ -264,22 +270,35 @@ def _lock_item(item: AgendaItem | int) -> AgendaItem:
         ) from None
 
 
-def _ensure_reviewer(user: User, item: AgendaItem) -> None:
-    if not rules.can_review(user, item.agenda.region):
+def ensure_may_review(user: User, region: Region) -> None:
+    """Reviewers and managers of the region, and admins, write on its agendas."""
+    if not rules.can_review(user, region):
         raise NotAllowed(
-            f"Only reviewers and managers of {item.agenda.region.code}, or an admin, "
-            "can write on this agenda."
+            f"Only reviewers and managers of {region.code}, or an admin, can write on this agenda."
         )
 
 
+def _ensure_reviewer(user: User, item: AgendaItem) -> None:
+    ensure_may_review(user, item.agenda.region)
+
+
 def _timeline(item: AgendaItem, kind: str, user: User, *, at: dt.datetime, text: str, **data):
-    return TimelineEvent.objects.create(
+    """The event on the risk's timeline, naming the agenda by region and week so
+    the timeline can say which review it was and link to it."""
+    agenda = item.agenda
+    return risk_services.timeline_add(
         risk=item.risk,
         kind=kind,
         actor=user,
         at=at,
         text=text,
-        data={"agenda": item.agenda_id, "item": item.pk, **data},
+        data={
+            "agenda": agenda.pk,
+            "region": agenda.region.code,
+            "week_start": agenda.week_start.isoformat(),
+            "item": item.pk,
+            **data,
+        },
     )
 
 

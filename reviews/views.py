@@ -19,7 +19,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,8 +28,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Region, User
-from core.exceptions import Conflict, InvalidInput, NotAllowed
-from risks.forms import add_domain_error
+from core.exceptions import Conflict, InvalidInput
+from core.forms import add_domain_error
 
 from . import ics, notifications, rules, scheduling, selectors, services
 from .forms import (
@@ -41,13 +40,6 @@ from .forms import (
     note_prefix,
 )
 from .models import ActionItem, Agenda, AgendaItem, AgendaSection
-
-REVIEW_FORBIDDEN = "Only reviewers and managers of the agenda's region, and admins, can do this."
-GENERATE_FORBIDDEN = "Only managers and admins can generate an agenda."
-DONE_FORBIDDEN = (
-    "Only the action's owner, reviewers and managers of the agenda's region, "
-    "and admins can mark an action done."
-)
 
 EMPTY_SECTION_TEXT = {
     AgendaSection.NEW: "No account reached tier 3 since the last review.",
@@ -227,8 +219,7 @@ def _overdue(action: ActionItem) -> bool:
 
 @require_POST
 def generate(request: HttpRequest) -> HttpResponse:
-    if not rules.can_generate(request.user):
-        raise PermissionDenied(GENERATE_FORBIDDEN)
+    services.ensure_may_generate(request.user)
     region = get_object_or_404(Region, code=request.POST.get("region", ""))
     week_start = _parse_week(request.POST.get("week_start", ""))
     if week_start is not None:
@@ -238,8 +229,6 @@ def generate(request: HttpRequest) -> HttpResponse:
         existed = False
     try:
         agenda = services.agenda_generate(region=region, week_start=week_start, user=request.user)
-    except NotAllowed as error:
-        raise PermissionDenied(error.message) from error
     except (InvalidInput, Conflict) as error:
         messages.error(request, error.message)
         return redirect(agenda_url(region, week_start) if week_start else reverse("reviews:index"))
@@ -289,8 +278,7 @@ def _from_work_block(request: HttpRequest, item: AgendaItem) -> bool:
 
 
 def _check_may_review(request: HttpRequest, item: AgendaItem) -> None:
-    if not rules.can_review(request.user, item.agenda.region):
-        raise PermissionDenied(REVIEW_FORBIDDEN)
+    services.ensure_may_review(request.user, item.agenda.region)
 
 
 @require_POST
@@ -301,8 +289,6 @@ def item_note(request: HttpRequest, pk: int) -> HttpResponse:
     text = form.cleaned_data.get("text", "") if form.is_valid() else ""
     try:
         services.review_note_add(user=request.user, item=item, text=text)
-    except NotAllowed as error:
-        raise PermissionDenied(error.message) from error
     except (InvalidInput, Conflict) as error:
         add_domain_error(form, error)
         return _work_refused(request, item, {"note": form, "open": "note"})
@@ -327,8 +313,6 @@ def item_action(request: HttpRequest, pk: int) -> HttpResponse:
             department=form.cleaned_data["department"],
             due_date=form.cleaned_data["due_date"],
         )
-    except NotAllowed as error:
-        raise PermissionDenied(error.message) from error
     except (InvalidInput, Conflict) as error:
         add_domain_error(form, error)
         return _work_refused(request, item, {"action": form, "open": "action"})
@@ -344,8 +328,6 @@ def action_done(request: HttpRequest, pk: int) -> HttpResponse:
     done = request.POST.get("done", "") in ("1", "true", "on")
     try:
         services.action_item_set_done(user=request.user, action=action, done=done)
-    except NotAllowed as error:
-        raise PermissionDenied(error.message or DONE_FORBIDDEN) from error
     except (InvalidInput, Conflict) as error:
         messages.error(request, error.message)
     else:

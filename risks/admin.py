@@ -16,13 +16,15 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import router, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from core.admin import ServiceFormAdmin
 from core.exceptions import DomainError
+from core.forms import add_domain_error
 
 from . import services
 from .forms import (
@@ -32,7 +34,7 @@ from .forms import (
     RejectEscalationsForm,
     RiskNoteForm,
     RiskRecordAdminForm,
-    add_domain_error,
+    RootCauseAdminForm,
 )
 from .models import Escalation, EscalationStatus, RiskRecord, RootCause, TimelineEvent
 
@@ -40,26 +42,29 @@ from .models import Escalation, EscalationStatus, RiskRecord, RootCause, Timelin
 
 
 @admin.register(RootCause)
-class RootCauseAdmin(admin.ModelAdmin):
+class RootCauseAdmin(ServiceFormAdmin):
+    """Adding and changing a cause goes through ``services.root_cause_*``: the
+    code stays once records use the cause, and causes are deactivated, never
+    deleted — the same answers as the API's."""
+
+    form = RootCauseAdminForm
     list_display = ("code", "name", "category", "active")
     list_filter = ("category", "active")
     search_fields = ("code", "name", "description")
     actions = ("deactivate", "activate")
 
     def get_readonly_fields(self, request: HttpRequest, obj: RootCause | None = None) -> tuple:
-        # Timeline events, reports and API clients refer to a cause by its code,
-        # so the code is fixed once the cause exists; rename it via `name`.
-        return ("code",) if obj is not None else ()
+        return ("code",) if obj is not None and services.root_cause_in_use(obj) else ()
 
     def has_delete_permission(self, request: HttpRequest, obj: RootCause | None = None) -> bool:
-        # Causes stay on old records and in reports; retire one by deactivating it.
-        return False
+        return False  # services.root_cause_delete: never
 
     def _set_active(self, request: HttpRequest, queryset: QuerySet, active: bool) -> None:
         causes = list(queryset.exclude(active=active))
-        RootCause.objects.filter(pk__in=[cause.pk for cause in causes]).update(active=active)
-        for cause in causes:
-            self.log_change(request, cause, [{"changed": {"fields": ["Active"]}}])
+        with transaction.atomic():
+            for cause in causes:
+                services.root_cause_update(user=request.user, cause=cause, active=active)
+                self.log_change(request, cause, [{"changed": {"fields": ["Active"]}}])
         state = "activated" if active else "deactivated"
         self.message_user(request, f"{len(causes)} root cause(s) {state}.", messages.SUCCESS)
 
@@ -145,7 +150,7 @@ WorkflowAction = Callable[[HttpRequest, RiskRecord, dict[str, Any]], str]
 
 
 @admin.register(RiskRecord)
-class RiskRecordAdmin(admin.ModelAdmin):
+class RiskRecordAdmin(ServiceFormAdmin):
     form = RiskRecordAdminForm
     list_display = (
         "account",
@@ -202,38 +207,6 @@ class RiskRecordAdmin(admin.ModelAdmin):
 
     def get_inlines(self, request: HttpRequest, obj: RiskRecord | None) -> tuple:
         return self.inlines if obj is not None else ()
-
-    def get_form(
-        self, request: HttpRequest, obj: RiskRecord | None = None, change: bool = False, **kwargs
-    ) -> type[forms.ModelForm]:
-        form = super().get_form(request, obj, change, **kwargs)
-        # The form calls the services, which need to know who is acting.
-        return type(form.__name__, (form,), {"user": request.user})
-
-    # --- saving: the form's validation already called the service -------------------
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict | None = None,
-    ) -> HttpResponse:
-        with transaction.atomic(using=router.db_for_write(self.model)):
-            response = super().changeform_view(request, object_id, form_url, extra_context)
-            context = getattr(response, "context_data", None) or {}
-            if request.method == "POST" and "adminform" in context:
-                # The form is shown again: something failed after (or in) the
-                # service call. Undo whatever it wrote so nothing is half-applied.
-                transaction.set_rollback(True)
-        return response
-
-    def save_model(
-        self, request: HttpRequest, obj: RiskRecord, form: forms.ModelForm, change: bool
-    ) -> None:
-        """Nothing to do: services.risk_open / risk_edit wrote the record. (The
-        default save_related stays: the inlines are view-only, so their formsets
-        save nothing, and it records what the change message needs.)"""
 
     # --- workflow pages -------------------------------------------------------------
 

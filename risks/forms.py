@@ -6,56 +6,31 @@ whose refusals ``add_domain_error`` turns into errors next to the fields.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.db.models import Q, QuerySet
 from django.forms.models import ModelChoiceIterator
 from django.urls import reverse
-from django.utils.html import format_html
 
 from accounts.models import Account, User
-from core.exceptions import Conflict, DomainError, InvalidInput
+from core.exceptions import DomainError
+from core.forms import MoneyField, add_domain_error
 
 from . import services
 from .models import CLOSED_STATUSES, RiskRecord, RootCause, Tier
 from .templatetags.risk_tags import money
 
 
-def admin_record_url(risk: RiskRecord) -> str:
-    return reverse("admin:risks_riskrecord_change", args=[risk.pk])
+def admin_record_link(risk: RiskRecord) -> tuple[str, str]:
+    """Where the admin links a conflict about another record: its change page."""
+    return reverse("admin:risks_riskrecord_change", args=[risk.pk]), f"Go to risk record #{risk.pk}"
 
 
-def add_domain_error(
-    form: forms.BaseForm,
-    error: DomainError,
-    *,
-    record_url: Callable[[RiskRecord], str] = admin_record_url,
-) -> None:
-    """Show a service's refusal on ``form``: field errors next to their fields,
-    anything else (not allowed, conflicts) above the form.
-
-    A conflict about another risk record (e.g. the account's open one) links to
-    it; ``record_url`` says where, so the admin links to its change page and the
-    web UI to the record's detail page."""
-    if isinstance(error, InvalidInput):
-        for field, messages in error.errors.items():
-            form.add_error(field if field in form.fields else None, messages)
-        return
-    if isinstance(error, Conflict) and isinstance(error.existing, RiskRecord):
-        url = record_url(error.existing)
-        form.add_error(
-            None,
-            format_html(
-                '{} <a href="{}">Go to risk record #{}</a>.',
-                error.message,
-                url,
-                error.existing.pk,
-            ),
-        )
-        return
-    form.add_error(None, error.message)
+def detail_link(risk: RiskRecord) -> tuple[str, str]:
+    """Where the web pages link a conflict about another record: its detail page."""
+    return reverse("risks:detail", kwargs={"pk": risk.pk}), f"Go to risk record #{risk.pk}"
 
 
 class RiskRecordAdminForm(forms.ModelForm):
@@ -123,12 +98,58 @@ class RiskRecordAdminForm(forms.ModelForm):
                     **changes,
                 )
         except DomainError as error:
-            add_domain_error(self, error)
+            add_domain_error(self, error, existing_link=admin_record_link)
 
     def save(self, commit: bool = True) -> RiskRecord:
         # The service wrote the record (and its timeline event) in _post_clean.
         if self.errors:
             raise ValueError("The risk record could not be saved: the form has errors.")
+        self.save_m2m = lambda: None
+        return self.instance
+
+
+class RootCauseAdminForm(forms.ModelForm):
+    """Add and change form of a root cause: the fields parse text only and
+    validating the form calls ``services.root_cause_create`` /
+    ``root_cause_update``, whose refusals show next to the fields."""
+
+    # Set by the admin's get_form to the user making the request.
+    user: User
+
+    code = forms.CharField(required=False, help_text="Slug; fixed once a risk record uses it.")
+    name = forms.CharField(required=False)
+    category = forms.CharField(
+        required=False, help_text="adoption, product, or another category slug."
+    )
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="When a CSM should pick this cause.",
+    )
+
+    class Meta:
+        model = RootCause
+        fields = ["code", "name", "category", "description", "active"]
+
+    def _post_clean(self) -> None:
+        if self.errors:
+            return
+        data = {
+            field: self.cleaned_data[field] for field in self.Meta.fields if field in self.fields
+        }
+        try:
+            if self.instance.pk is None:
+                self.instance = services.root_cause_create(user=self.user, **data)
+            else:
+                self.instance = services.root_cause_update(
+                    user=self.user, cause=self.instance.pk, **data
+                )
+        except DomainError as error:
+            add_domain_error(self, error)
+
+    def save(self, commit: bool = True) -> RootCause:
+        if self.errors:
+            raise ValueError("The root cause could not be saved: the form has errors.")
         self.save_m2m = lambda: None
         return self.instance
 
@@ -158,7 +179,7 @@ class CloseForm(forms.Form):
     note = forms.CharField(
         label="Outcome note", widget=forms.Textarea(attrs={"rows": 5}), required=False
     )
-    arr_retained = forms.DecimalField(
+    arr_retained = MoneyField(
         label="ARR retained",
         required=False,
         help_text="Saved records only; empty means the whole ARR at risk was retained.",
@@ -256,12 +277,7 @@ class RiskDescriptionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="What you will do next, and by when.",
     )
-    arr_at_risk = forms.DecimalField(
-        label="ARR at risk",
-        max_digits=14,
-        decimal_places=2,
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
-    )
+    arr_at_risk = MoneyField(label="ARR at risk")
 
     def __init__(self, *args: Any, keep_causes: tuple[RootCause | None, ...] = (), **kwargs: Any):
         super().__init__(*args, **kwargs)

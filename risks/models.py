@@ -128,9 +128,11 @@ class RiskRecord(models.Model):
                 condition=Q(secondary_cause__isnull=True) | ~Q(secondary_cause=F("primary_cause")),
                 name="risk_secondary_differs_from_primary",
             ),
-            models.CheckConstraint(condition=Q(tier__gte=1, tier__lte=3), name="risk_tier_1_to_3"),
             models.CheckConstraint(
-                condition=Q(max_tier__gte=F("tier"), max_tier__lte=3),
+                condition=Q(tier__gte=Tier.CSM, tier__lte=Tier.REVIEW), name="risk_tier_1_to_3"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_tier__gte=F("tier"), max_tier__lte=Tier.REVIEW),
                 name="risk_max_tier_at_least_tier",
             ),
             models.CheckConstraint(
@@ -179,6 +181,16 @@ class RiskRecord(models.Model):
     def is_open(self) -> bool:
         return self.status == RiskStatus.OPEN
 
+    @property
+    def is_top_tier(self) -> bool:
+        """At the cross-functional review: nothing to escalate to."""
+        return self.tier >= Tier.REVIEW
+
+    @property
+    def is_bottom_tier(self) -> bool:
+        """At tier 1: nothing to de-escalate to."""
+        return self.tier <= Tier.CSM
+
 
 class EscalationStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -219,7 +231,11 @@ class Escalation(models.Model):
                 violation_error_message="This risk already has a pending escalation.",
             ),
             models.CheckConstraint(
-                condition=Q(from_tier__gte=1, from_tier__lte=2, to_tier=F("from_tier") + 1),
+                condition=Q(
+                    from_tier__gte=Tier.CSM,
+                    from_tier__lte=Tier.MANAGER,
+                    to_tier=F("from_tier") + 1,
+                ),
                 name="escalation_one_step_up",
             ),
             models.CheckConstraint(

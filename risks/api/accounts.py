@@ -9,7 +9,6 @@ or a team member the CSM (``accounts.rules``).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -20,7 +19,7 @@ from rest_framework.serializers import BaseSerializer
 
 from accounts import rules as account_rules
 from accounts.models import ACCOUNT_OWNER_ROLES, Account, Region, Segment, User
-from core.api import CodeRelatedField
+from core.api import CodeRelatedField, MoneyField
 from core.schema import crud_schema
 
 from ..filters import AccountFilter
@@ -56,12 +55,7 @@ class AccountSerializer(serializers.ModelSerializer):
         queryset=Segment.objects.all(),
         help_text="Segment code, e.g. enterprise.",
     )
-    arr = serializers.DecimalField(
-        max_digits=14,
-        decimal_places=2,
-        min_value=Decimal("0"),
-        help_text="Annual recurring revenue, a decimal string with two places.",
-    )
+    arr = MoneyField(help_text="Annual recurring revenue, a decimal string with two places.")
     csm = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), help_text="Id of the owner: a user with role csm or manager."
     )

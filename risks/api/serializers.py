@@ -13,11 +13,10 @@ from django.core.validators import slug_re
 from rest_framework import serializers
 
 from accounts.models import Account
-from core.api import CodeRelatedField
+from core.api import CodeRelatedField, MoneyField
 
 from ..models import (
     CLOSED_STATUSES,
-    MONEY,
     Escalation,
     RiskRecord,
     RootCause,
@@ -29,6 +28,23 @@ from ..models import (
 
 
 class RootCauseSerializer(serializers.ModelSerializer):
+    """Parses types only: the rules (slugs, unique code, a code in use stays)
+    are the service's, so the API and the admin answer alike."""
+
+    code = serializers.CharField(
+        allow_blank=True, help_text="Slug; fixed once a risk record uses the cause."
+    )
+    name = serializers.CharField(allow_blank=True)
+    category = serializers.CharField(
+        allow_blank=True, help_text="adoption, product, or another category slug."
+    )
+    description = serializers.CharField(
+        allow_blank=True, help_text="When a CSM should pick this cause."
+    )
+    active = serializers.BooleanField(
+        default=True, help_text="false retires the cause: new records cannot choose it."
+    )
+
     class Meta:
         model = RootCause
         fields = ["id", "code", "name", "category", "description", "active"]
@@ -107,11 +123,9 @@ class RiskCreateSerializer(serializers.Serializer):
     secondary_cause = CauseCodeField(required=False, allow_null=True)
     summary = serializers.CharField()
     next_steps = serializers.CharField()
-    arr_at_risk = serializers.DecimalField(
-        **MONEY,
+    arr_at_risk = MoneyField(
         required=False,
         allow_null=True,
-        min_value=0,
         help_text="Defaults to the account's ARR.",
     )
 
@@ -124,7 +138,7 @@ class RiskUpdateSerializer(serializers.Serializer):
     secondary_cause = CauseCodeField(required=False, allow_null=True)
     summary = serializers.CharField(required=False)
     next_steps = serializers.CharField(required=False)
-    arr_at_risk = serializers.DecimalField(**MONEY, required=False, min_value=0)
+    arr_at_risk = MoneyField(required=False)
     version = serializers.IntegerField(
         min_value=1,
         help_text="Required: the version of the record you loaded. A stale one is refused (409).",
@@ -153,11 +167,9 @@ class CloseSerializer(serializers.Serializer):
         choices=[(status.value, status.label) for status in CLOSED_STATUSES]
     )
     note = serializers.CharField()
-    arr_retained = serializers.DecimalField(
-        **MONEY,
+    arr_retained = MoneyField(
         required=False,
         allow_null=True,
-        min_value=0,
         help_text="Only for saved: defaults to the ARR at risk (less is a downsell).",
     )
     version = serializers.IntegerField(

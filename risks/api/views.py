@@ -70,6 +70,16 @@ DECISION_CONFLICT = OpenApiResponse(
 )
 
 
+CAUSE_WRITE_RULES = (
+    "A cause's `code` cannot change once a risk record uses it (409); change its "
+    "`name` instead. `active: false` retires a cause: new records cannot choose it, "
+    "old ones keep it."
+)
+CODE_IN_USE = OpenApiResponse(
+    ConflictSerializer, description="Risk records use this cause; its code cannot change."
+)
+
+
 def _list_responses(serializer: type) -> dict[int, Any]:
     return {200: serializer(many=True), 400: BAD_FILTER, 401: UNAUTHENTICATED, 404: PAGE_NOT_FOUND}
 
@@ -100,33 +110,53 @@ def _admin_write_responses(serializer: type, status: int) -> dict[int, Any]:
     ),
     update=extend_schema(
         summary="Replace a root cause (admins)",
+        description=CAUSE_WRITE_RULES,
         request=RootCauseSerializer,
-        responses=_admin_write_responses(RootCauseSerializer, 200),
+        responses={**_admin_write_responses(RootCauseSerializer, 200), 409: CODE_IN_USE},
     ),
     partial_update=extend_schema(
         summary="Change a root cause (admins); `active: false` retires it",
+        description=CAUSE_WRITE_RULES,
         request=RootCauseSerializer,
-        responses=_admin_write_responses(RootCauseSerializer, 200),
+        responses={**_admin_write_responses(RootCauseSerializer, 200), 409: CODE_IN_USE},
     ),
     destroy=extend_schema(
-        summary="Delete an unused root cause (admins)",
+        summary="Root causes are never deleted (admins get 409)",
+        description=(
+            "Old records and reports keep their causes, so a cause is never deleted: "
+            'retire it with `PATCH {"active": false}` instead.'
+        ),
         responses={
-            204: None,
             401: UNAUTHENTICATED,
             403: ADMIN_ONLY,
             404: NOT_FOUND,
             409: OpenApiResponse(
-                ErrorDetailSerializer,
-                description="Risk records use it; deactivate it instead (`active: false`).",
+                ConflictSerializer, description="Always: deactivate the cause instead."
             ),
         },
     ),
 )
 class RootCauseViewSet(viewsets.ModelViewSet):
+    """The taxonomy: everyone reads; admins write through ``services.root_cause_*``."""
+
     queryset = RootCause.objects.all()
     serializer_class = RootCauseSerializer
     filterset_class = RootCauseFilter
     permission_classes = [CsAdminWritesOthersRead]
+
+    def perform_create(self, serializer: RootCauseSerializer) -> None:
+        serializer.instance = services.root_cause_create(
+            user=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer: RootCauseSerializer) -> None:
+        serializer.instance = services.root_cause_update(
+            user=self.request.user, cause=serializer.instance, **serializer.validated_data
+        )
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.root_cause_delete(user=request.user, cause=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)  # never reached: always refused
 
 
 # --- risk records ---------------------------------------------------------------------------

@@ -14,7 +14,11 @@ from risks.models import RiskStatus, Tier
 
 register = template.Library()
 
-TIER_SHORT = {1: "Tier 1 · CSM", 2: "Tier 2 · Manager", 3: "Tier 3 · Review"}
+TIER_SHORT = {
+    Tier.CSM: "Tier 1 · CSM",
+    Tier.MANAGER: "Tier 2 · Manager",
+    Tier.REVIEW: "Tier 3 · Review",
+}
 
 
 @register.simple_tag

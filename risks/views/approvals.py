@@ -23,13 +23,12 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import Region
 from core.exceptions import Conflict, InvalidInput, NotAllowed
+from core.forms import add_domain_error
 
-from .. import rules, selectors, services
-from ..forms import add_domain_error
+from .. import selectors, services
 from ..models import Escalation, EscalationStatus
 
 QUEUE_FORBIDDEN = "Only managers and admins approve escalations."
-DECIDE_FORBIDDEN = "Only the manager of the account's CSM or an admin can decide this escalation."
 
 
 class RejectForm(forms.Form):
@@ -90,8 +89,7 @@ def escalation_reject(request: HttpRequest, pk: int) -> HttpResponse:
     escalation = get_object_or_404(selectors.escalation_queryset(), pk=pk)
     next_url = _next_url(request, escalation)
     if request.method == "GET":
-        if not rules.can_decide_escalations(request.user, escalation.risk):
-            raise PermissionDenied(DECIDE_FORBIDDEN)
+        services.ensure_may_decide(request.user, escalation.risk)
         form = RejectForm(initial={"next": next_url})
         return _reject_page(request, escalation, form, next_url)
 

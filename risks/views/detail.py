@@ -12,13 +12,12 @@ rejecting a pending escalation post to ``risks:approve`` / ``risks:reject``
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,7 +25,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from core.exceptions import Conflict, DomainError, NotAllowed
+from core.exceptions import Conflict, InvalidInput
+from core.forms import add_domain_error
 from risks import rules, selectors, services
 from risks.forms import (
     EscalationReasonForm,
@@ -34,7 +34,7 @@ from risks.forms import (
     RiskDeescalateForm,
     RiskEditForm,
     RiskNoteEntryForm,
-    add_domain_error,
+    detail_link,
 )
 from risks.models import (
     Escalation,
@@ -42,13 +42,9 @@ from risks.models import (
     RiskRecord,
     RiskStatus,
     RootCause,
-    TimelineEvent,
-    TimelineKind,
 )
 from risks.templatetags.risk_tags import money
-
-WORK_REFUSED = "Only the account's CSM, their manager or an admin can change this record."
-DEESCALATE_REFUSED = "Only the manager of the account's CSM or an admin can de-escalate."
+from risks.timeline import FIELD_LABELS, LONG_FIELDS, MONEY_FIELDS, timeline_entries
 
 
 def detail_url(risk: RiskRecord) -> str:
@@ -63,156 +59,6 @@ def _load(pk: int) -> RiskRecord:
     return get_object_or_404(selectors.risk_detail_queryset(), pk=pk)
 
 
-# --- the timeline, made readable ------------------------------------------------------
-
-FIELD_LABELS = {
-    "primary_cause": "Primary cause",
-    "secondary_cause": "Secondary cause",
-    "summary": "Summary",
-    "next_steps": "Next steps",
-    "arr_at_risk": "ARR at risk",
-    "arr_retained": "ARR retained",
-}
-FIELD_ORDER = {name: index for index, name in enumerate(FIELD_LABELS)}
-CAUSE_FIELDS = ("primary_cause", "secondary_cause")
-MONEY_FIELDS = ("arr_at_risk", "arr_retained")
-
-
-@dataclass
-class Change:
-    label: str
-    before: str
-    after: str
-    long: bool = False
-
-
-@dataclass
-class TimelineEntry:
-    """One event as the page shows it: ``headline`` and ``details`` render the
-    event's ``data`` (tiers, outcome, changed fields) in words."""
-
-    event: TimelineEvent
-    headline: str = ""
-    details: list[tuple[str, str]] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-    show_text: bool = True
-
-
-def _cause_names(events: list[TimelineEvent]) -> dict[str, str]:
-    """Names of the causes the events mention by code, in one query for all."""
-    codes: set[str] = set()
-    for event in events:
-        data = event.data or {}
-        for name in CAUSE_FIELDS:
-            if data.get(name):
-                codes.add(data[name])
-        for name, change in (data.get("changed") or {}).items():
-            if name in CAUSE_FIELDS and isinstance(change, dict):
-                codes.update(code for code in (change.get("from"), change.get("to")) if code)
-    if not codes:
-        return {}
-    return dict(RootCause.objects.filter(code__in=codes).values_list("code", "name"))
-
-
-def _show(name: str, value: Any, causes: dict[str, str]) -> str:
-    if value in (None, ""):
-        return "—"
-    if name in CAUSE_FIELDS:
-        return causes.get(value, value)
-    if name in MONEY_FIELDS:
-        try:
-            return money(Decimal(str(value)))
-        except ArithmeticError:
-            return str(value)
-    return str(value)
-
-
-def _in_sentence(name: str) -> str:
-    label = FIELD_LABELS.get(name, name.replace("_", " "))
-    # "ARR at risk" keeps its acronym; "Summary" becomes "summary".
-    return label if label[:3].isupper() else label.lower()
-
-
-def _describe(event: TimelineEvent, causes: dict[str, str]) -> TimelineEntry:
-    data = event.data if isinstance(event.data, dict) else {}
-    entry = TimelineEntry(event=event)
-    kind = event.kind
-    tiers = ""
-    if "from_tier" in data and "to_tier" in data:
-        tiers = f"Tier {data['from_tier']} → {data['to_tier']}"
-    if data.get("cancelled_escalation"):
-        entry.details.append(("Pending escalation", "cancelled"))
-
-    if kind == TimelineKind.OPENED:
-        entry.headline = f"Filed at tier {data.get('tier', 1)}"
-        entry.details += [
-            ("Primary cause", _show("primary_cause", data.get("primary_cause"), causes)),
-            ("Secondary cause", _show("secondary_cause", data.get("secondary_cause"), causes)),
-            ("ARR at risk", _show("arr_at_risk", data.get("arr_at_risk"), causes)),
-        ]
-    elif kind == TimelineKind.ESCALATION_APPROVED:
-        entry.headline = tiers
-        if data.get("self_approved"):
-            entry.headline += " · approved at once (requested by someone who may decide)"
-    elif kind == TimelineKind.ESCALATION_REJECTED:
-        entry.headline = f"{tiers} · stays at tier {data.get('from_tier')}" if tiers else ""
-    elif kind in (TimelineKind.ESCALATION_REQUESTED, TimelineKind.DEESCALATED):
-        entry.headline = tiers
-    elif kind == TimelineKind.EDITED:
-        # JSON objects come back from PostgreSQL in their own key order: show
-        # the fields in the form's order. The event's text is generated from
-        # the same data, so the headline replaces it.
-        changed = data.get("changed") or {}
-        names = sorted(
-            changed, key=lambda name: (name not in FIELD_ORDER, FIELD_ORDER.get(name, 0))
-        )
-        entry.headline = "Changed " + ", ".join(_in_sentence(name) for name in names)
-        entry.show_text = False
-        for name in names:
-            change = changed[name]
-            change = change if isinstance(change, dict) else {}
-            entry.changes.append(
-                Change(
-                    label=FIELD_LABELS.get(name, name.replace("_", " ").capitalize()),
-                    before=_show(name, change.get("from"), causes),
-                    after=_show(name, change.get("to"), causes),
-                    long=name in ("summary", "next_steps"),
-                )
-            )
-    elif kind == TimelineKind.CLOSED:
-        try:
-            outcome = RiskStatus(data.get("outcome")).label
-        except ValueError:
-            outcome = str(data.get("outcome", "")).capitalize()
-        entry.headline = f"Outcome: {outcome}"
-        if data.get("outcome") == RiskStatus.SAVED:
-            entry.details.append(
-                (
-                    "ARR retained",
-                    f"{_show('arr_retained', data.get('arr_retained'), causes)} of "
-                    f"{_show('arr_at_risk', data.get('arr_at_risk'), causes)} at risk",
-                )
-            )
-        elif "arr_at_risk" in data:
-            entry.details.append(("ARR lost", _show("arr_at_risk", data["arr_at_risk"], causes)))
-    else:
-        # Events written by other parts of the product (review notes, action
-        # items): show whatever they carry, in words.
-        entry.headline = tiers
-        for name, value in data.items():
-            if name in ("from_tier", "to_tier", "cancelled_escalation") or isinstance(
-                value, (dict, list)
-            ):
-                continue
-            entry.details.append((name.replace("_", " ").capitalize(), _show(name, value, causes)))
-    return entry
-
-
-def timeline_entries(events: list[TimelineEvent]) -> list[TimelineEntry]:
-    causes = _cause_names(events)
-    return [_describe(event, causes) for event in events]
-
-
 # --- the page ---------------------------------------------------------------------------
 
 
@@ -223,8 +69,8 @@ def _allowed(user: User, risk: RiskRecord, pending: Escalation | None) -> dict[s
         "note": work,
         "edit": work,
         "close": work,
-        "escalate": work and risk.tier < 3 and pending is None,
-        "deescalate": risk.is_open and risk.tier > 1 and rules.can_deescalate(user, risk),
+        "escalate": work and not risk.is_top_tier and pending is None,
+        "deescalate": risk.is_open and not risk.is_bottom_tier and rules.can_deescalate(user, risk),
         # A request by someone who may decide is approved at once.
         "escalate_at_once": rules.can_decide_escalations(user, risk),
         "decide": risk.is_open and pending is not None and rules.can_decide_escalations(user, risk),
@@ -299,13 +145,13 @@ def _run_action(
     pk: int,
     *,
     name: str,
-    may: Callable[[User, RiskRecord], bool],
-    refused: str,
+    guard: Callable[[User, RiskRecord], None],
     perform: Perform,
 ) -> HttpResponse:
     risk = _load(pk)
-    if not may(request.user, risk):
-        raise PermissionDenied(refused)
+    # The service's own check, asked before the form is read: a refusal is the
+    # 403 page whatever was posted.
+    guard(request.user, risk)
     if not risk.is_open:
         # No form is offered on a closed record, so field errors would have
         # nowhere to show: say it above the page (the service refuses it too).
@@ -318,8 +164,6 @@ def _run_action(
     if form.is_valid():
         try:
             message = perform(request.user, risk, form.cleaned_data)
-        except NotAllowed as error:
-            raise PermissionDenied(error.message) from None
         except Conflict as error:
             status = 409
             risk = _load(pk)
@@ -330,7 +174,7 @@ def _run_action(
                 if name == "note" and request.htmx:
                     return _render_timeline_panel(request, risk, note_form=None)
                 return _render_detail(request, risk, status=status)
-            add_domain_error(form, error, record_url=detail_url)
+            add_domain_error(form, error, existing_link=detail_link)
             if "version" in form.fields:
                 # The page now shows the current record: submitting again applies
                 # the change to what the user sees.
@@ -338,8 +182,8 @@ def _run_action(
                 data = request.POST.copy()
                 data["version"] = str(risk.version)
                 form.data = data
-        except DomainError as error:
-            add_domain_error(form, error, record_url=detail_url)
+        except InvalidInput as error:
+            add_domain_error(form, error, existing_link=detail_link)
         else:
             messages.success(request, message)
             if name == "note" and request.htmx:
@@ -386,7 +230,11 @@ def risk_note(request: HttpRequest, pk: int) -> HttpResponse:
         return "Note added to the timeline."
 
     return _run_action(
-        request, pk, name="note", may=rules.can_work_on, refused=WORK_REFUSED, perform=perform
+        request,
+        pk,
+        name="note",
+        guard=lambda user, risk: services.ensure_may_work_on(user, risk, "add notes to"),
+        perform=perform,
     )
 
 
@@ -402,7 +250,11 @@ def risk_escalate(request: HttpRequest, pk: int) -> HttpResponse:
         )
 
     return _run_action(
-        request, pk, name="escalate", may=rules.can_work_on, refused=WORK_REFUSED, perform=perform
+        request,
+        pk,
+        name="escalate",
+        guard=lambda user, risk: services.ensure_may_work_on(user, risk, "escalate"),
+        perform=perform,
     )
 
 
@@ -422,8 +274,7 @@ def risk_deescalate(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         name="deescalate",
-        may=rules.can_deescalate,
-        refused=DEESCALATE_REFUSED,
+        guard=services.ensure_may_deescalate,
         perform=perform,
     )
 
@@ -445,7 +296,11 @@ def risk_close(request: HttpRequest, pk: int) -> HttpResponse:
         return message
 
     return _run_action(
-        request, pk, name="close", may=rules.can_work_on, refused=WORK_REFUSED, perform=perform
+        request,
+        pk,
+        name="close",
+        guard=lambda user, risk: services.ensure_may_work_on(user, risk, "close"),
+        perform=perform,
     )
 
 
@@ -493,7 +348,7 @@ def _edit_differences(current: RiskRecord, yours: dict[str, Any]) -> list[Differ
                 label=FIELD_LABELS[name],
                 saved=_show_value(name, saved),
                 yours=_show_value(name, mine),
-                long=name in ("summary", "next_steps"),
+                long=name in LONG_FIELDS,
             )
         )
     return differences
@@ -501,8 +356,7 @@ def _edit_differences(current: RiskRecord, yours: dict[str, Any]) -> list[Differ
 
 def risk_edit(request: HttpRequest, pk: int) -> HttpResponse:
     risk = _load(pk)
-    if not rules.can_work_on(request.user, risk):
-        raise PermissionDenied(WORK_REFUSED)
+    services.ensure_may_work_on(request.user, risk, "edit")
     if not risk.is_open:
         messages.error(request, _closed_message(risk))
         return redirect(detail_url(risk))
@@ -521,8 +375,6 @@ def risk_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     version=data["version"],
                     **{name: data[name] for name in services.EDITABLE_FIELDS},
                 )
-            except NotAllowed as error:
-                raise PermissionDenied(error.message) from None
             except Conflict as error:
                 current = error.existing if isinstance(error.existing, RiskRecord) else None
                 if current is None or not current.is_open:
@@ -547,8 +399,8 @@ def risk_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 )
                 risk = current
                 status = 409
-            except DomainError as error:
-                add_domain_error(form, error, record_url=detail_url)
+            except InvalidInput as error:
+                add_domain_error(form, error, existing_link=detail_link)
             else:
                 if updated.version == risk.version:
                     messages.info(request, "Nothing to save: no field was changed.")

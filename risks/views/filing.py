@@ -17,9 +17,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from accounts.models import Account, User
-from core.exceptions import DomainError, NotAllowed
+from core.exceptions import Conflict, InvalidInput
+from core.forms import add_domain_error
 from risks import selectors, services
-from risks.forms import RiskFileForm, add_domain_error
+from risks.forms import RiskFileForm, detail_link
 from risks.models import RiskRecord
 from risks.templatetags.risk_tags import money
 
@@ -90,10 +91,8 @@ def risk_file(request: HttpRequest) -> HttpResponse:
                     next_steps=data["next_steps"],
                     arr_at_risk=data.get("arr_at_risk"),
                 )
-            except NotAllowed as error:
-                raise PermissionDenied(error.message) from None
-            except DomainError as error:
-                add_domain_error(form, error, record_url=detail_url)
+            except (InvalidInput, Conflict) as error:
+                add_domain_error(form, error, existing_link=detail_link)
             else:
                 messages.success(
                     request,

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.models import Account, Role, Segment, User
 from risks import services
@@ -292,9 +293,47 @@ def test_root_causes_cannot_be_deleted_in_the_admin(ops_client, low_usage):
     assert RootCause.objects.filter(pk=low_usage.pk).exists()
 
 
-def test_root_cause_code_is_fixed_once_created(ops_client, low_usage):
-    response = ops_client.get(reverse("admin:risks_rootcause_change", args=[low_usage.pk]))
-    assert "code" not in response.context["adminform"].form.fields
+def test_root_cause_code_is_fixed_once_a_record_uses_it(ops_client, low_usage, account):
+    change = reverse("admin:risks_rootcause_change", args=[low_usage.pk])
+    assert "code" in ops_client.get(change).context["adminform"].form.fields
+
+    factories.RiskRecordFactory(account=account, primary_cause=low_usage)
+
+    assert "code" not in ops_client.get(change).context["adminform"].form.fields
+
+
+def test_root_cause_added_and_changed_in_the_admin_goes_through_the_service(ops_client):
+    fields = {
+        "code": "pricing",
+        "name": "Pricing",
+        "category": "commercial",
+        "description": "The price is the reason.",
+        "active": "on",
+    }
+    assert ops_client.post(reverse("admin:risks_rootcause_add"), fields).status_code == 302
+    cause = RootCause.objects.get(code="pricing")
+
+    response = ops_client.post(
+        reverse("admin:risks_rootcause_change", args=[cause.pk]), {**fields, "code": "not a slug"}
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["code"] == ["Enter a code of at most 64 letters, digits, hyphens or underscores."]
+    cause.refresh_from_db()
+    assert cause.code == "pricing"
+
+
+def test_admin_and_api_give_the_same_answer_for_a_taken_code(ops_client, superuser, low_usage):
+    fields = {"code": "low-usage", "name": "Dup", "category": "adoption", "description": "x"}
+    response = ops_client.post(reverse("admin:risks_rootcause_add"), fields)
+    admin_errors = response.context["adminform"].form.errors["code"]
+
+    api = APIClient()
+    api.force_authenticate(superuser)
+    api_errors = api.post("/api/v1/root-causes/", fields).json()["code"]
+
+    assert admin_errors == api_errors == ["Another root cause has this code."]
 
 
 # --- filing and editing a risk record ------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Region, Role, Segment, User
+from core.money import MONEY_MESSAGE
 from risks import services
 from risks.models import RootCause
 from tests import factories
@@ -522,8 +523,9 @@ def test_a_blank_external_id_is_stored_as_none(admin_api, account):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("arr", "-1.00", "Ensure this value is greater than or equal to 0."),
-        ("arr", "1.005", "Ensure that there are no more than 2 decimal places."),
+        ("arr", "-1.00", MONEY_MESSAGE),
+        ("arr", "1.005", MONEY_MESSAGE),
+        ("arr", "1e15", MONEY_MESSAGE),
         ("region", "MARS", "Object with code=MARS does not exist."),
         ("segment", "tiny", "Object with code=tiny does not exist."),
         ("renewal_date", "31/01/2030", None),

@@ -177,11 +177,15 @@ def test_invalid_cause_is_400_on_the_field(admin_user, overrides, field):
     assert RootCause.objects.count() == SEEDED
 
 
-def test_admin_deletes_an_unused_cause(admin_user):
+def test_causes_are_never_deleted_even_unused_ones(admin_user):
     cause = factories.RootCauseFactory(code="typo")
 
-    assert client_for(admin_user).delete(url(cause.pk)).status_code == 204
-    assert not RootCause.objects.filter(code="typo").exists()
+    response = client_for(admin_user).delete(url(cause.pk))
+
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("Root causes are never deleted")
+    assert "active: false" in response.json()["detail"]
+    assert RootCause.objects.filter(code="typo").exists()
 
 
 def test_deleting_a_cause_in_use_is_409(admin_user, low_usage, account):
@@ -190,8 +194,46 @@ def test_deleting_a_cause_in_use_is_409(admin_user, low_usage, account):
     response = client_for(admin_user).delete(url(low_usage.pk))
 
     assert response.status_code == 409
-    assert "detail" in response.json()
     assert RootCause.objects.filter(pk=low_usage.pk).exists()
+
+
+def test_code_of_an_unused_cause_can_be_corrected(admin_user):
+    cause = factories.RootCauseFactory(code="typo-cause")
+
+    response = client_for(admin_user).patch(url(cause.pk), {"code": "pricing"})
+
+    assert response.status_code == 200
+    assert response.json()["code"] == "pricing"
+    cause.refresh_from_db()
+    assert cause.code == "pricing"
+
+
+@pytest.mark.parametrize("field", ["primary_cause", "secondary_cause"])
+def test_code_of_a_cause_in_use_cannot_change(admin_user, low_usage, defects, account, field):
+    other = defects if field == "secondary_cause" else factories.RootCauseFactory(code="x")
+    causes = {"primary_cause": low_usage, "secondary_cause": other}
+    if field == "secondary_cause":
+        causes = {"primary_cause": other, "secondary_cause": low_usage}
+    factories.RiskRecordFactory(account=account, **causes)
+
+    response = client_for(admin_user).patch(url(low_usage.pk), {"code": "renamed"})
+
+    assert response.status_code == 409
+    assert "its code cannot change" in response.json()["detail"]
+    low_usage.refresh_from_db()
+    assert low_usage.code == "low-usage"
+
+
+def test_name_of_a_cause_in_use_can_change(admin_user, low_usage, account):
+    factories.RiskRecordFactory(account=account, primary_cause=low_usage)
+
+    response = client_for(admin_user).patch(
+        url(low_usage.pk), {"code": "low-usage", "name": "Usage dropping"}
+    )
+
+    assert response.status_code == 200
+    low_usage.refresh_from_db()
+    assert (low_usage.code, low_usage.name) == ("low-usage", "Usage dropping")
 
 
 def test_deleting_an_unknown_cause_is_404(admin_user):
@@ -219,7 +261,7 @@ CELLS = [
     ("create", ADMINS, 201),
     ("update", ADMINS, 200),
     ("partial_update", ADMINS, 200),
-    ("destroy", ADMINS, 204),
+    ("destroy", ADMINS, 409),  # never deleted, even by an admin
 ]
 
 
@@ -263,6 +305,7 @@ def test_permission_table(people, role, cell, allowed, status):
     assert _call(client_for(people[role]), cell, cause) == expected
 
     if expected >= 400:
+        assert RootCause.objects.filter(pk=cause.pk).exists()
         cause.refresh_from_db()
         assert (cause.name, cause.active) == ("Unused", True)
         assert not RootCause.objects.filter(code="pricing").exists()

@@ -231,7 +231,7 @@ def test_other_csm_posting_a_note_gets_403_and_nothing_is_written(client, other_
     response = client.post(url("note", risk), {"text": "Not mine to write."})
 
     assert response.status_code == 403
-    assert "their manager or an admin can change" in response.content.decode()
+    assert "their manager or an admin can add notes to this record" in response.content.decode()
     assert snapshot(risk) == before
 
 
@@ -644,7 +644,7 @@ def test_other_csm_cannot_edit(client, other_csm, risk):
     response = client.post(url("edit", risk), edit_data(risk, summary="Hijack."))
 
     assert page.status_code == 403 and response.status_code == 403
-    assert "their manager or an admin can change" in response.content.decode()
+    assert "their manager or an admin can edit this record" in response.content.decode()
     assert snapshot(risk) == before
 
 

@@ -1,4 +1,5 @@
-"""Every write to a risk record, and every rule of design.md §3, lives here.
+"""Every write to a risk record and every rule of the workflow: filing,
+editing, notes, escalation, de-escalation and closing.
 
 Each service runs in one transaction, locks the rows two users can race for
 (``select_for_update``), writes its timeline event in the same transaction, and
@@ -9,7 +10,7 @@ they passed in.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -17,9 +18,10 @@ from django.utils import timezone
 
 from accounts.models import Account, User
 from core.exceptions import Conflict, InvalidInput, NotAllowed
+from core.money import InvalidMoney, parse_money
 
-from . import notifications, rules
-from .models import (
+from .. import notifications, rules
+from ..models import (
     CLOSED_STATUSES,
     Escalation,
     EscalationStatus,
@@ -31,7 +33,6 @@ from .models import (
     TimelineKind,
 )
 
-MAX_MONEY = Decimal("999999999999.99")
 _UNSET: Any = object()
 
 
@@ -39,25 +40,11 @@ _UNSET: Any = object()
 
 
 def _money(value: Any, field: str, errors: dict[str, list[str]]) -> Decimal | None:
-    """Parse an amount of money: a non-negative number with at most two decimals."""
     try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        errors.setdefault(field, []).append("Enter an amount, e.g. 125000.00.")
+        return parse_money(value)
+    except InvalidMoney as error:
+        errors.setdefault(field, []).append(str(error))
         return None
-    if not amount.is_finite():
-        errors.setdefault(field, []).append("Enter an amount, e.g. 125000.00.")
-        return None
-    if amount < 0:
-        errors.setdefault(field, []).append("The amount cannot be negative.")
-        return None
-    if amount > MAX_MONEY:
-        errors.setdefault(field, []).append("The amount is too large.")
-        return None
-    if amount != amount.quantize(Decimal("0.01")):
-        errors.setdefault(field, []).append("Use at most two decimal places.")
-        return None
-    return amount.quantize(Decimal("0.01"))
 
 
 def _required_text(value: str | None, field: str, errors: dict[str, list[str]]) -> str:
@@ -93,15 +80,18 @@ def _check_causes(
         )
 
 
-def _record(
+def timeline_add(
+    *,
     risk: RiskRecord,
     kind: str,
     actor: User | None,
-    *,
     at: Any,
     text: str = "",
     data: dict[str, Any] | None = None,
 ) -> TimelineEvent:
+    """Append an event to the record's timeline, in the caller's transaction.
+    The one way every app writes the timeline (the review's notes and action
+    items too); ``risks.timeline`` turns the events back into words."""
     return TimelineEvent.objects.create(
         risk=risk, kind=kind, actor=actor, at=at, text=text, data=data or {}
     )
@@ -166,6 +156,37 @@ def _set_tier(risk: RiskRecord, to_tier: int, now: Any) -> None:
     risk.save(update_fields=["tier", "max_tier", "tier_changed_at", "version"])
 
 
+# --- who may: the services' own checks, also asked by pages before they parse a form ---
+
+
+def ensure_may_file_on(user: User, account: Account) -> None:
+    if not rules.can_file_on(user, account):
+        raise NotAllowed(
+            "You can file risk records only on accounts you own"
+            + (" or your team owns." if user.is_manager else ".")
+        )
+
+
+def ensure_may_work_on(user: User, risk: RiskRecord, action: str = "change") -> None:
+    """``action`` completes "… can <action> this record" (edit, close, …)."""
+    if not rules.can_work_on(user, risk):
+        raise NotAllowed(
+            f"Only the account's CSM, their manager or an admin can {action} this record."
+        )
+
+
+def ensure_may_decide(user: User, risk: RiskRecord) -> None:
+    if not rules.can_decide_escalations(user, risk):
+        raise NotAllowed(
+            "Only the manager of the account's CSM or an admin can decide this escalation."
+        )
+
+
+def ensure_may_deescalate(user: User, risk: RiskRecord) -> None:
+    if not rules.can_deescalate(user, risk):
+        raise NotAllowed("Only the manager of the account's CSM or an admin can de-escalate.")
+
+
 # --- filing and editing ----------------------------------------------------------
 
 
@@ -184,11 +205,7 @@ def risk_open(
     account = (
         Account.objects.select_for_update(of=("self",)).select_related("csm").get(pk=account.pk)
     )
-    if not rules.can_file_on(user, account):
-        raise NotAllowed(
-            "You can file risk records only on accounts you own"
-            + (" or your team owns." if user.is_manager else ".")
-        )
+    ensure_may_file_on(user, account)
     errors: dict[str, list[str]] = {}
     summary = _required_text(summary, "summary", errors)
     next_steps = _required_text(next_steps, "next_steps", errors)
@@ -230,10 +247,10 @@ def risk_open(
         raise Conflict(
             f"{account.name} already has an open risk record.", existing=existing
         ) from None
-    _record(
-        risk,
-        TimelineKind.OPENED,
-        user,
+    timeline_add(
+        risk=risk,
+        kind=TimelineKind.OPENED,
+        actor=user,
         at=now,
         text=summary,
         data={
@@ -272,8 +289,7 @@ def risk_edit(
     """Change the description of an open record. ``version`` must be the one the
     user loaded; a stale one is a Conflict carrying the current record."""
     risk = _lock_risk(risk)
-    if not rules.can_work_on(user, risk):
-        raise NotAllowed("Only the account's CSM, their manager or an admin can edit this record.")
+    ensure_may_work_on(user, risk, "edit")
     _ensure_open(risk)
     _ensure_version(risk, version)
 
@@ -310,10 +326,10 @@ def risk_edit(
         return risk
     risk.version += 1
     risk.save(update_fields=[*changed, "version"])
-    _record(
-        risk,
-        TimelineKind.EDITED,
-        user,
+    timeline_add(
+        risk=risk,
+        kind=TimelineKind.EDITED,
+        actor=user,
         at=timezone.now(),
         text="Changed " + ", ".join(field.replace("_", " ") for field in changed) + ".",
         data={"changed": changed},
@@ -324,16 +340,13 @@ def risk_edit(
 @transaction.atomic
 def risk_add_note(*, user: User, risk: RiskRecord | int, text: str) -> TimelineEvent:
     risk = _lock_risk(risk)
-    if not rules.can_work_on(user, risk):
-        raise NotAllowed(
-            "Only the account's CSM, their manager or an admin can add notes to this record."
-        )
+    ensure_may_work_on(user, risk, "add notes to")
     _ensure_open(risk)
     errors: dict[str, list[str]] = {}
     text = _required_text(text, "text", errors)
     if errors:
         raise InvalidInput(errors)
-    return _record(risk, TimelineKind.NOTE, user, at=timezone.now(), text=text)
+    return timeline_add(risk=risk, kind=TimelineKind.NOTE, actor=user, at=timezone.now(), text=text)
 
 
 # --- escalation --------------------------------------------------------------------
@@ -346,10 +359,10 @@ def _approve(escalation: Escalation, risk: RiskRecord, *, user: User, note: str,
     escalation.decision_note = note
     escalation.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
     _set_tier(risk, escalation.to_tier, now)
-    _record(
-        risk,
-        TimelineKind.ESCALATION_APPROVED,
-        user,
+    timeline_add(
+        risk=risk,
+        kind=TimelineKind.ESCALATION_APPROVED,
+        actor=user,
         at=now,
         text=note,
         data={
@@ -366,10 +379,7 @@ def escalation_request(*, user: User, risk: RiskRecord | int, reason: str) -> Es
     """Ask to move the record one tier up. The owning CSM's request waits for
     their manager; a manager's or an admin's is approved at once."""
     risk = _lock_risk(risk)
-    if not rules.can_work_on(user, risk):
-        raise NotAllowed(
-            "Only the account's CSM, their manager or an admin can escalate this record."
-        )
+    ensure_may_work_on(user, risk, "escalate")
     _ensure_open(risk)
     errors: dict[str, list[str]] = {}
     reason = _required_text(reason, "reason", errors)
@@ -393,10 +403,10 @@ def escalation_request(*, user: User, risk: RiskRecord | int, reason: str) -> Es
         requested_by=user,
         requested_at=now,
     )
-    _record(
-        risk,
-        TimelineKind.ESCALATION_REQUESTED,
-        user,
+    timeline_add(
+        risk=risk,
+        kind=TimelineKind.ESCALATION_REQUESTED,
+        actor=user,
         at=now,
         text=reason,
         data={
@@ -423,10 +433,7 @@ def _lock_for_decision(escalation: Escalation | int) -> tuple[Escalation, RiskRe
 
 
 def _ensure_decidable(user: User, escalation: Escalation, risk: RiskRecord) -> None:
-    if not rules.can_decide_escalations(user, risk):
-        raise NotAllowed(
-            "Only the manager of the account's CSM or an admin can decide this escalation."
-        )
+    ensure_may_decide(user, risk)
     if escalation.status != EscalationStatus.PENDING:
         who = f" by {escalation.decided_by}" if escalation.decided_by_id else ""
         raise Conflict(
@@ -464,10 +471,10 @@ def escalation_reject(*, user: User, escalation: Escalation | int, note: str) ->
     escalation.decided_at = now
     escalation.decision_note = note
     escalation.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-    _record(
-        risk,
-        TimelineKind.ESCALATION_REJECTED,
-        user,
+    timeline_add(
+        risk=risk,
+        kind=TimelineKind.ESCALATION_REJECTED,
+        actor=user,
         at=now,
         text=note,
         data={
@@ -487,8 +494,7 @@ def risk_deescalate(
     """Move the record down any number of tiers (manager or admin, with a note).
     A pending escalation no longer applies and is cancelled."""
     risk = _lock_risk(risk)
-    if not rules.can_deescalate(user, risk):
-        raise NotAllowed("Only the manager of the account's CSM or an admin can de-escalate.")
+    ensure_may_deescalate(user, risk)
     _ensure_open(risk)
     _ensure_version(risk, version)
     errors: dict[str, list[str]] = {}
@@ -513,10 +519,10 @@ def risk_deescalate(
     risk.tier_changed_at = now
     risk.version += 1
     risk.save(update_fields=["tier", "tier_changed_at", "version"])
-    _record(
-        risk,
-        TimelineKind.DEESCALATED,
-        user,
+    timeline_add(
+        risk=risk,
+        kind=TimelineKind.DEESCALATED,
+        actor=user,
         at=now,
         text=note,
         data={
@@ -544,8 +550,7 @@ def risk_close(
     """Close with an outcome. A save may retain less than the ARR at risk (a
     downsell); churned and withdrawn records retain nothing."""
     risk = _lock_risk(risk)
-    if not rules.can_work_on(user, risk):
-        raise NotAllowed("Only the account's CSM, their manager or an admin can close this record.")
+    ensure_may_work_on(user, risk, "close")
     _ensure_open(risk)
     _ensure_version(risk, version)
     errors: dict[str, list[str]] = {}
@@ -593,10 +598,10 @@ def risk_close(
             "version",
         ]
     )
-    _record(
-        risk,
-        TimelineKind.CLOSED,
-        user,
+    timeline_add(
+        risk=risk,
+        kind=TimelineKind.CLOSED,
+        actor=user,
         at=now,
         text=note,
         data={

@@ -1,4 +1,4 @@
-"""Who may change customer accounts (design.md §6: "Admin and managers write").
+"""Who may change customer accounts: admins, and managers for their own team.
 
 Pure predicates with no writes, used by the API. An admin may create, change
 and delete any account. A manager may do so only for the accounts of their

@@ -1,4 +1,4 @@
-"""`make bench`: generate the dataset, then measure (issue 7).
+"""`make bench`: generate the dataset, then measure.
 
     DJANGO_SETTINGS_MODULE=config.settings.bench python -m bench.run
 

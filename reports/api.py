@@ -1,4 +1,4 @@
-"""The three reports of design.md §5 in the API (§6): ``reports/outcomes/``,
+"""The three reports in the API (docs/api.md): ``reports/outcomes/``,
 ``reports/open-risk/`` and ``reports/trend/``, as JSON or, with
 ``?format=csv``, as a CSV download with the same columns as the UI's.
 

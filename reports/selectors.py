@@ -1,4 +1,4 @@
-"""Reports of design.md §5: Outcomes, Open risk and Trend.
+"""The reports (docs/domain.md): Outcomes, Open risk and Trend.
 
 Pure reads. Every figure is aggregated by the database (``values()`` +
 ``annotate()``); Python only formats the aggregated groups (keys, labels,

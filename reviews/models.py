@@ -15,7 +15,7 @@ class AgendaStatus(models.TextChoices):
 
 
 class Agenda(models.Model):
-    """A region's weekly cross-functional review (design.md §4)."""
+    """A region's weekly cross-functional review (docs/domain.md)."""
 
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="agendas")
     week_start = models.DateField(help_text="The Monday of the ISO week.")

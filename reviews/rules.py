@@ -1,4 +1,4 @@
-"""Who may do what in the weekly review (design.md §3, §4). Pure predicates:
+"""Who may do what in the weekly review (docs/domain.md). Pure predicates:
 the services enforce them, pages use them to decide what to show."""
 
 from __future__ import annotations

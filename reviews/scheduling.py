@@ -1,4 +1,4 @@
-"""When each region's weekly review takes place (design.md §4).
+"""When each region's weekly review takes place (docs/domain.md).
 
 A region holds its review on ``review_weekday`` at ``review_time`` on the wall
 clock of its ``timezone``. Everything here works on aware datetimes and

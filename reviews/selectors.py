@@ -95,7 +95,7 @@ def agenda_with_items(agenda_id: int) -> Agenda:
 
 
 def _section_rank() -> Case:
-    """Items in the order of design.md §4's sections, whatever ``position`` counts."""
+    """Items in the order of the agenda's sections, whatever ``position`` counts."""
     return Case(
         *[When(section=section, then=Value(rank)) for rank, section in enumerate(SECTION_ORDER)],
         default=Value(len(SECTION_ORDER)),

@@ -64,7 +64,7 @@ def _previous_meeting_at(region: Region, week_start: dt.date) -> dt.datetime:
 
 
 def _section_of(risk: dict[str, Any], previous_at: dt.datetime) -> str | None:
-    """The section of design.md §4 a risk belongs in, or None."""
+    """The agenda section a risk belongs in, or None."""
     if risk["status"] == RiskStatus.OPEN:
         if risk["tier"] == Tier.REVIEW:
             # Tier 3 is only reached through an approved escalation, which sets
@@ -138,7 +138,7 @@ def _target_items(
 
 
 def _refresh_items(agenda: Agenda) -> None:
-    """Bring the items in line with the sections of design.md §4 in a constant
+    """Bring the items in line with the agenda's sections in a constant
     number of queries. Items carrying notes or action items are never deleted."""
     # Locking the items makes a concurrent review_note_add (which locks its
     # item) either finish first — and then count below — or wait until the

@@ -1,4 +1,4 @@
-"""Pages of the weekly cross-functional review (design.md §4): a region's
+"""Pages of the weekly cross-functional review (docs/domain.md): a region's
 agenda for a week, the notes and action items recorded on its items, the
 "generate now" button, the calendar invite and the action items across agendas.
 

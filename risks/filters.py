@@ -1,5 +1,5 @@
 """Filters of risk records: the risk list, its CSV export and (later) the REST
-API share ``RiskFilter``, so its parameter names are those of design.md §6."""
+API share ``RiskFilter``, so its parameter names are those of the API (docs/api.md)."""
 
 from __future__ import annotations
 

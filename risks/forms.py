@@ -245,7 +245,7 @@ class CauseChoiceField(forms.ModelChoiceField):
 
 def cause_queryset(*keep: RootCause | None) -> QuerySet[RootCause]:
     """Active causes, plus the inactive ones a record already carries: those
-    stay selectable on that record (design.md §2)."""
+    stay selectable on that record."""
     keep_ids = [cause.pk for cause in keep if cause is not None]
     return RootCause.objects.filter(Q(active=True) | Q(pk__in=keep_ids)).order_by(
         "category", "name"

@@ -1,4 +1,4 @@
-"""Who may do what to a risk record (design.md §3).
+"""Who may do what to a risk record (docs/domain.md).
 
 Pure predicates with no writes: the services enforce them, and pages use them
 to decide which buttons to show. The account passed in must have its ``csm``

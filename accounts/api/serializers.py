@@ -1,4 +1,4 @@
-"""Serializers of people, regions, segments and customer accounts (design.md §6):
+"""Serializers of people, regions, segments and customer accounts (docs/api.md):
 regions and segments by code, people by id, money as a two-place decimal string."""
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ class UserSerializer(serializers.ModelSerializer):
 
     @staticmethod
     def _check_role_change(user: User, role: str) -> None:
-        # A role change must not leave data that breaks a rule of design.md §2:
+        # A role change must not leave data that breaks a rule of the data model:
         # managers of a team, and owners of accounts.
         if user.role == Role.MANAGER and user.team.exists():
             raise serializers.ValidationError(

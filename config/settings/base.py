@@ -208,7 +208,7 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 CELERY_TASK_IGNORE_RESULT = True
 
-# --- REST API (design.md §6) ------------------------------------------------------
+# --- REST API (docs/api.md) ------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: DRF answers an anonymous request with the first
     # authenticator's challenge; only the token scheme has one, which makes

@@ -1,4 +1,4 @@
-"""Filters of the agendas API (design.md §6)."""
+"""Filters of the agendas API (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Representations of the weekly review in the API (design.md §6, agendas
-rows) and the request bodies of its actions. Input serializers only parse:
+"""Representations of the weekly review in the API (docs/api.md) and the
+request bodies of its actions. Input serializers only parse:
 who may write and what is valid is decided by ``reviews.services``."""
 
 from __future__ import annotations

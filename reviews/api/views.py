@@ -1,6 +1,6 @@
 """Viewsets of the weekly review: agendas (list, detail, generate, calendar
 invite), the notes and action items of agenda items, and marking an action
-done (design.md §6).
+done (docs/api.md).
 
 The views parse the request, call ``reviews.services`` and render the result;
 refusals are the services' exceptions, which ``core.api.exception_handler``

@@ -1,4 +1,4 @@
-"""Seed the hourly beat schedule of agenda generation (design.md §4), so it
+"""Seed the hourly beat schedule of agenda generation (docs/domain.md), so it
 exists after ``migrate`` and operations can change it in the admin afterwards.
 Idempotent: an existing task of that name (perhaps edited) is left alone."""
 

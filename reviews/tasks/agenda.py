@@ -1,4 +1,4 @@
-"""Scheduled agenda generation (design.md §4).
+"""Scheduled agenda generation (docs/domain.md).
 
 Beat runs ``generate_due_agendas`` hourly (seeded by migration
 reviews/0002_seed_periodic_task). It fans out one ``generate_region_agenda``

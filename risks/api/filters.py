@@ -1,4 +1,4 @@
-"""Filters of the risks API (design.md §6).
+"""Filters of the risks API (docs/api.md).
 
 The risk records API reuses ``RiskFilter`` of the list page, so both speak the
 same parameter names. Only the sort keys differ: the API's are named after the

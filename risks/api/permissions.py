@@ -7,7 +7,7 @@ from rest_framework.request import Request
 
 
 class CsAdminWritesOthersRead(BasePermission):
-    """Everyone signed in reads (design.md §3); only CS operations admins (the
+    """Everyone signed in reads (docs/domain.md); only CS operations admins (the
     admin role or a superuser) change the taxonomy."""
 
     message = "Only CS operations admins can change this."

@@ -1,4 +1,4 @@
-"""Representations of design.md §6 for root causes, risk records, escalations
+"""API representations of root causes, risk records, escalations
 and timeline events, and the request bodies of the workflow actions.
 
 Input serializers only parse: every rule (who may act, active causes, tiers,

@@ -1,5 +1,5 @@
 """Viewsets of root causes, risk records (with their workflow actions) and
-escalations: design.md §6.
+escalations (docs/api.md).
 
 The views parse the request, call ``risks.services`` and render the result.
 Refusals are the services' exceptions, which ``core.api.exception_handler``

@@ -1,4 +1,4 @@
-"""Filing a risk record (design.md §3, Filing).
+"""Filing a risk record (docs/domain.md).
 
 One URL serves the page, its form, and two htmx fragments: the account list
 narrowed as the user types (``?partial=accounts``) and the "ARR at risk" field

@@ -1,4 +1,4 @@
-"""The API of people, regions, segments and customer accounts (design.md §6):
+"""The API of people, regions, segments and customer accounts (docs/api.md):
 fields, filters, errors, who may write, and query counts that do not grow with
 the page."""
 

@@ -1,4 +1,4 @@
-"""/api/v1/escalations/ (design.md §6): read-only listing with its filters,
+"""/api/v1/escalations/ (docs/api.md): read-only listing with its filters,
 approve and reject through the services, every error status, the permission
 table and the query count of the list."""
 

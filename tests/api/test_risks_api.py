@@ -1,4 +1,4 @@
-"""/api/v1/risks/ and its workflow actions (design.md §6): the representation,
+"""/api/v1/risks/ and its workflow actions (docs/api.md): the representation,
 every filter, ordering and search, filing and editing, escalate, de-escalate,
 close, notes and the timeline, every error status, the permission table and the
 query counts of the lists."""

@@ -1,4 +1,4 @@
-"""/api/v1/root-causes/ (design.md §6): everyone signed in reads, CS
+"""/api/v1/root-causes/ (docs/api.md): everyone signed in reads, CS
 operations admins write; a cause still in use cannot be deleted (409)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The suite talks to real Redis (design.md §7): the cache is Redis-backed."""
+"""The suite talks to real Redis (docs/operations.md): the cache is Redis-backed."""
 
 from __future__ import annotations
 

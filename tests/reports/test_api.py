@@ -1,4 +1,4 @@
-"""reports/outcomes/, reports/open-risk/ and reports/trend/ (design.md §6):
+"""reports/outcomes/, reports/open-risk/ and reports/trend/ (docs/api.md):
 JSON shapes, ``?format=csv``, 400s that say what is allowed, 401, and a query
 count that does not depend on the number of records. The figures themselves
 are checked on a larger dataset in tests/reports/test_selectors.py."""

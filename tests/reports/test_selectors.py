@@ -1,5 +1,5 @@
 """The report selectors on a fixed dataset whose figures are worked out by hand
-below (design.md §5). Durations are chosen so that every median is exact in
+below (the formulas of docs/domain.md). Durations are chosen so that every median is exact in
 tenths of a day, or lands on a half to check the rounding (half up).
 
 Closed records, each on its own account (carl is the CSM in EMEA, nina in NA;

@@ -1,4 +1,4 @@
-"""The agendas API (design.md §6): list and detail with items, generate, the
+"""The agendas API (docs/api.md): list and detail with items, generate, the
 calendar invite, notes and action items of agenda items, marking actions done —
 with their permissions, errors and query counts."""
 

@@ -141,7 +141,7 @@ def test_csm_reads_the_agenda_with_every_fact_of_an_item(client, csm, agenda, it
         "Download invite (.ics)",
     ):
         assert text in html, text
-    # Sections in the order of design.md §4, the empty ones saying so.
+    # Sections in the agenda's order, the empty ones saying so.
     labels = [section.label for section in AgendaSection]
     positions = [html.index(label) for label in labels]
     assert positions == sorted(positions)

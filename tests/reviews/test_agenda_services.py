@@ -1,5 +1,5 @@
 """Agenda generation, review notes and action items through reviews.services
-(design.md §4): sections and order, idempotence, refresh, freezing, the
+(docs/domain.md): sections and order, idempotence, refresh, freezing, the
 timeline, permissions, and two generations at once on real PostgreSQL."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Who may do what (design.md §3), as a table: role by action → allowed or refused.
+"""Who may do what (docs/domain.md), as a table: role by action → allowed or refused.
 
 Each cell runs the real service on a fresh record; "allowed" means the service
 succeeded, "refused" means it raised NotAllowed and wrote nothing."""

@@ -1,4 +1,4 @@
-"""Every rule of design.md §3, through the service layer."""
+"""Every workflow rule (docs/domain.md), through the service layer."""
 
 from __future__ import annotations
 

@@ -83,7 +83,7 @@ def client_ip(request: HttpRequest | None) -> str:
     overwrites it, so trusting it would let an attacker send a new made-up
     address with every guess and never reach the limit. Behind a reverse proxy
     REMOTE_ADDR is the proxy's address, so the limit then applies per username
-    (still effective against guessing; see the README).
+    (still effective against guessing; see docs/api.md).
     """
     if request is None:
         return ""

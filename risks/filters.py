@@ -1,4 +1,4 @@
-"""Filters of risk records: the risk list, its CSV export and (later) the REST
+"""Filters of risk records: the risk list, its CSV export and the REST
 API share ``RiskFilter``, so its parameter names are those of the API (docs/api.md)."""
 
 from __future__ import annotations

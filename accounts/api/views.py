@@ -1,6 +1,6 @@
 """Viewsets of people, regions, segments and customer accounts (docs/api.md).
 
-Everyone signed in reads everything (§3). Admins write people, regions and
+Everyone signed in reads everything. Admins write people, regions and
 segments; accounts are written by admins and, for their own team, by managers
 (accounts/rules.py).
 """

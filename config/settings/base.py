@@ -1,5 +1,5 @@
 """Settings shared by every environment. Everything configurable comes from
-environment variables (see the table in README.md)."""
+environment variables (see the table in docs/operations.md)."""
 
 from __future__ import annotations
 

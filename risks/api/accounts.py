@@ -27,7 +27,7 @@ from ..selectors import account_api_queryset
 
 
 class AccountPermission(permissions.BasePermission):
-    """accounts/account_rules.py decides; this only asks it at the right moments."""
+    """``accounts.rules`` decides; this only asks it at the right moments."""
 
     message = "Only CS operations admins and managers may change customer accounts."
 

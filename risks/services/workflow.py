@@ -3,7 +3,7 @@ editing, notes, escalation, de-escalation and closing.
 
 Each service runs in one transaction, locks the rows two users can race for
 (``select_for_update``), writes its timeline event in the same transaction, and
-reports a refusal with one of the exceptions of ``risks.exceptions``. Services
+reports a refusal with one of the exceptions of ``core.exceptions``. Services
 return the updated objects; callers should use those rather than the instances
 they passed in.
 """

@@ -1,10 +1,5 @@
-"""Admin for CS operations: root causes, risk records, escalations, timeline.
-
-Every workflow change made here goes through ``risks.services``, exactly as in
-the web UI and the API: adding and editing a risk record, the note, escalate,
-de-escalate and close pages of a record, and the approve and reject actions on
-escalations. The admin shows what the services refuse; it decides nothing.
-"""
+"""Admin of risk records: adding and editing through the services, and the
+note, escalate, de-escalate and close pages of a record."""
 
 from __future__ import annotations
 
@@ -13,10 +8,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -26,56 +19,15 @@ from core.admin import ServiceFormAdmin
 from core.exceptions import DomainError
 from core.forms import add_domain_error
 
-from . import services
-from .forms import (
+from .. import services
+from ..forms import (
     CloseForm,
     DeescalateForm,
     EscalationRequestForm,
-    RejectEscalationsForm,
     RiskNoteForm,
     RiskRecordAdminForm,
-    RootCauseAdminForm,
 )
-from .models import Escalation, EscalationStatus, RiskRecord, RootCause, TimelineEvent
-
-# --- root causes ---------------------------------------------------------------------
-
-
-@admin.register(RootCause)
-class RootCauseAdmin(ServiceFormAdmin):
-    """Adding and changing a cause goes through ``services.root_cause_*``: the
-    code stays once records use the cause, and causes are deactivated, never
-    deleted — the same answers as the API's."""
-
-    form = RootCauseAdminForm
-    list_display = ("code", "name", "category", "active")
-    list_filter = ("category", "active")
-    search_fields = ("code", "name", "description")
-    actions = ("deactivate", "activate")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: RootCause | None = None) -> tuple:
-        return ("code",) if obj is not None and services.root_cause_in_use(obj) else ()
-
-    def has_delete_permission(self, request: HttpRequest, obj: RootCause | None = None) -> bool:
-        return False  # services.root_cause_delete: never
-
-    def _set_active(self, request: HttpRequest, queryset: QuerySet, active: bool) -> None:
-        causes = list(queryset.exclude(active=active))
-        with transaction.atomic():
-            for cause in causes:
-                services.root_cause_update(user=request.user, cause=cause, active=active)
-                self.log_change(request, cause, [{"changed": {"fields": ["Active"]}}])
-        state = "activated" if active else "deactivated"
-        self.message_user(request, f"{len(causes)} root cause(s) {state}.", messages.SUCCESS)
-
-    @admin.action(description="Deactivate selected root causes", permissions=["change"])
-    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_active(request, queryset, active=False)
-
-    @admin.action(description="Activate selected root causes", permissions=["change"])
-    def activate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_active(request, queryset, active=True)
-
+from ..models import Escalation, EscalationStatus, RiskRecord, TimelineEvent
 
 # --- risk records --------------------------------------------------------------------
 
@@ -347,138 +299,3 @@ class RiskRecordAdmin(ServiceFormAdmin):
             submit_label="Close record",
             perform=perform,
         )
-
-
-# --- escalations ----------------------------------------------------------------------
-
-
-ESCALATION_FIELDS = (
-    "risk",
-    "from_tier",
-    "to_tier",
-    "status",
-    "reason",
-    "requested_by",
-    "requested_at",
-    "decided_by",
-    "decided_at",
-    "decision_note",
-)
-
-
-@admin.register(Escalation)
-class EscalationAdmin(admin.ModelAdmin):
-    """Escalations are requested on a risk record and decided here with the
-    approve and reject actions; their fields are never edited by hand."""
-
-    list_display = (
-        "account",
-        "from_tier",
-        "to_tier",
-        "status",
-        "requested_by",
-        "requested_at",
-        "decided_by",
-    )
-    list_filter = ("status", "risk__account__region")
-    list_select_related = ("risk__account", "requested_by", "decided_by")
-    search_fields = ("risk__account__name", "reason")
-    fields = ESCALATION_FIELDS
-    readonly_fields = ESCALATION_FIELDS
-    actions = ("approve_selected", "reject_selected")
-
-    @admin.display(description="Account", ordering="risk__account__name")
-    def account(self, escalation: Escalation) -> str:
-        return escalation.risk.account.name
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Escalation | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Escalation | None = None) -> bool:
-        return False
-
-    def has_decide_permission(self, request: HttpRequest) -> bool:
-        # Admin access to the decision actions; the service then checks that this
-        # user may decide this escalation (the CSM's manager or a CS admin).
-        return request.user.has_perm(f"{self.opts.app_label}.change_escalation")
-
-    def _describe(self, escalation: Escalation) -> str:
-        return (
-            f"{escalation.risk.account.name} (tier {escalation.from_tier} → {escalation.to_tier})"
-        )
-
-    @admin.action(description="Approve selected escalations", permissions=["decide"])
-    def approve_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        approved = 0
-        # Each approval is its own transaction: one refusal leaves the others done.
-        for escalation in queryset:
-            try:
-                services.escalation_approve(user=request.user, escalation=escalation)
-            except DomainError as error:
-                self.message_user(
-                    request, f"{self._describe(escalation)}: {error.message}", messages.ERROR
-                )
-            else:
-                approved += 1
-        if approved:
-            self.message_user(request, f"Approved {approved} escalation(s).", messages.SUCCESS)
-
-    @admin.action(description="Reject selected escalations", permissions=["decide"])
-    def reject_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        # First call: the changelist's action POST shows the confirmation page.
-        # Second call: that page posts back with "apply" and the note.
-        form = RejectEscalationsForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            rejected = 0
-            for escalation in queryset:
-                try:
-                    services.escalation_reject(
-                        user=request.user, escalation=escalation, note=form.cleaned_data["note"]
-                    )
-                except DomainError as error:
-                    self.message_user(
-                        request, f"{self._describe(escalation)}: {error.message}", messages.ERROR
-                    )
-                else:
-                    rejected += 1
-            if rejected:
-                self.message_user(request, f"Rejected {rejected} escalation(s).", messages.SUCCESS)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Reject escalations",
-            "opts": self.opts,
-            "queryset": queryset,
-            "form": form,
-            "action_name": "reject_selected",
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        return TemplateResponse(request, "admin/risks/escalation/reject_confirmation.html", context)
-
-
-# --- timeline ----------------------------------------------------------------------------
-
-
-@admin.register(TimelineEvent)
-class TimelineEventAdmin(admin.ModelAdmin):
-    """Append-only: the services write events; here they can only be read."""
-
-    list_display = ("kind", "risk", "actor", "at")
-    list_filter = ("kind",)
-    list_select_related = ("risk__account", "actor")
-    search_fields = ("risk__account__name", "text")
-    fields = ("risk", "kind", "actor", "at", "text", "data")
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: TimelineEvent | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: TimelineEvent | None = None) -> bool:
-        return False

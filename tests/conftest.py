@@ -59,6 +59,11 @@ def region():
 
 
 @pytest.fixture
+def other_region():
+    return factories.RegionFactory(code="NA", name="North America", timezone="America/New_York")
+
+
+@pytest.fixture
 def manager(region) -> User:
     return factories.ManagerFactory(username="maria", region=region)
 

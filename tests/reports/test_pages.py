@@ -74,23 +74,18 @@ def open_risk(account, *, tier: int = 1, arr_at_risk: str = "50000.00") -> RiskR
 
 
 @pytest.fixture
-def na_region():
-    return factories.RegionFactory(code="NA", name="North America", timezone="America/New_York")
-
-
-@pytest.fixture
 def signed_in(client, csm):
     client.force_login(csm)
     return client
 
 
 @pytest.fixture
-def dataset(csm, region, na_region):
+def dataset(csm, region, other_region):
     """EMEA: low usage saved (downsell 100k → 80k), churned 50k, withdrawn;
     defects saved 30k. NA: missing capability churned 70k. Open: EMEA tier 2
     and NA tier 1."""
     emea = [factories.AccountFactory(csm=csm, region=region) for _ in range(5)]
-    na = [factories.AccountFactory(csm=csm, region=na_region) for _ in range(2)]
+    na = [factories.AccountFactory(csm=csm, region=other_region) for _ in range(2)]
     closed_risk(
         emea[0], RiskStatus.SAVED, arr_at_risk="100000.00", arr_retained="80000.00", days_open=10
     )

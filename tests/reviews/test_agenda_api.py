@@ -16,6 +16,7 @@ from reviews import scheduling, services
 from reviews.models import ActionItem, Agenda, AgendaItem, AgendaSection, ReviewNote
 from risks.models import TimelineEvent, TimelineKind
 from tests import factories
+from tests.reviews.conftest import tier3_risk
 
 pytestmark = pytest.mark.django_db
 
@@ -27,47 +28,6 @@ def api(user=None) -> APIClient:
     if user is not None:
         client.force_authenticate(user)
     return client
-
-
-@pytest.fixture
-def week(region) -> dt.date:
-    return scheduling.next_meeting(region, timezone.now())[0] + dt.timedelta(days=7)
-
-
-def tier3_risk(account, cause, **fields):
-    return factories.RiskRecordFactory(
-        account=account, primary_cause=cause, tier=3, max_tier=3, **fields
-    )
-
-
-@pytest.fixture
-def risk(account, low_usage, defects):
-    return tier3_risk(account, low_usage, secondary_cause=defects)
-
-
-@pytest.fixture
-def agenda(region, manager, risk, week) -> Agenda:
-    return services.agenda_generate(region=region, week_start=week, user=manager)
-
-
-@pytest.fixture
-def item(agenda) -> AgendaItem:
-    return agenda.items.get()
-
-
-@pytest.fixture
-def other_region():
-    return factories.RegionFactory(code="NA", name="North America", timezone="America/New_York")
-
-
-@pytest.fixture
-def other_reviewer(other_region):
-    return factories.ReviewerFactory(username="nora", region=other_region)
-
-
-@pytest.fixture
-def other_region_manager(other_region):
-    return factories.ManagerFactory(username="nate", region=other_region)
 
 
 # --- list and detail -------------------------------------------------------------------------
@@ -418,9 +378,8 @@ def test_marking_done_errors(csm, action):
     assert reopened.status_code == 200 and reopened.json()["done"] is False
 
 
-def test_the_invite_is_served_at_the_path_design_md_names(db, client, admin_user):
-    region = factories.RegionFactory(code="NA", timezone="America/New_York")
-    agenda = services.agenda_generate(region=region)
+def test_the_invite_is_served_at_the_path_design_md_names(client, admin_user, other_region):
+    agenda = services.agenda_generate(region=other_region)
     client.force_login(admin_user)
     response = client.get(f"/api/v1/agendas/{agenda.pk}/calendar.ics")
     assert response.status_code == 200

@@ -19,6 +19,7 @@ from reviews import scheduling, services, views
 from reviews.models import ActionItem, Agenda, AgendaItem, AgendaSection, ReviewNote
 from risks.models import RiskStatus, TimelineEvent, TimelineKind
 from tests import factories
+from tests.reviews.conftest import tier3_risk
 
 pytestmark = pytest.mark.django_db
 
@@ -31,43 +32,6 @@ def flash(response) -> list[str]:
 
 def htmx_to(item: AgendaItem) -> dict[str, str]:
     return {**HTMX, "HTTP_HX_TARGET": f"item-{item.pk}-work"}
-
-
-@pytest.fixture
-def week(region) -> dt.date:
-    """A week whose meeting is still ahead, so its agenda can be generated."""
-    return scheduling.next_meeting(region, timezone.now())[0] + dt.timedelta(days=7)
-
-
-def tier3_risk(account, cause, **fields):
-    return factories.RiskRecordFactory(
-        account=account, primary_cause=cause, tier=3, max_tier=3, **fields
-    )
-
-
-@pytest.fixture
-def risk(account, low_usage, defects):
-    return tier3_risk(account, low_usage, secondary_cause=defects)
-
-
-@pytest.fixture
-def agenda(region, manager, risk, week) -> Agenda:
-    return services.agenda_generate(region=region, week_start=week, user=manager)
-
-
-@pytest.fixture
-def item(agenda) -> AgendaItem:
-    return agenda.items.get()
-
-
-@pytest.fixture
-def other_region():
-    return factories.RegionFactory(code="NA", name="North America", timezone="America/New_York")
-
-
-@pytest.fixture
-def other_reviewer(other_region):
-    return factories.ReviewerFactory(username="nora", region=other_region)
 
 
 def agenda_url(region, week: dt.date) -> str:
@@ -122,8 +86,8 @@ def test_index_offers_a_region_chooser_to_a_user_without_a_region(
     assert "Europe (EMEA)" in html and "North America (NA)" in html
 
 
-def test_csm_reads_the_agenda_with_every_fact_of_an_item(client, csm, agenda, item, risk):
-    services.review_note_add(user=factories.ReviewerFactory(username="rita"), item=item, text="x")
+def test_csm_reads_the_agenda_with_every_fact_of_an_item(client, csm, reviewer, agenda, item, risk):
+    services.review_note_add(user=reviewer, item=item, text="x")
     client.force_login(csm)
     response = client.get(agenda_url(agenda.region, agenda.week_start))
     assert response.status_code == 200
@@ -187,14 +151,24 @@ def test_latest_timeline_note_and_resolved_outcome_are_shown(
     assert "Gone AG" in html and "Moved to a competitor." in html and "Churned" in html
 
 
-def test_reviewer_of_the_region_sees_the_note_and_action_forms(client, reviewer, agenda, item):
+def test_reviewer_of_the_region_sees_the_note_and_action_forms(
+    client, reviewer, csm, manager, agenda, item
+):
     client.force_login(reviewer)
     html = client.get(agenda_url(agenda.region, agenda.week_start)).content.decode()
     assert "Add a note" in html and "Add an action item" in html
     assert reverse("reviews:note", args=[item.pk]) in html
     assert f'hx-target="#item-{item.pk}-work"' in html
-    # Owners offered are the people of the region.
-    assert "rita" in html.lower() or "Rita" in html
+    # Owners offered are the people of the region, by first name, after "Nobody yet".
+    owner_select = re.search(
+        rf'<select name="item-{item.pk}-action-owner".*?</select>', html, re.S
+    ).group(0)
+    assert re.findall(r'<option value="(\d*)"[^>]*>([^<]*)</option>', owner_select) == [
+        ("", "Nobody yet"),
+        (str(csm.pk), "Carl Example"),
+        (str(manager.pk), "Maria Example"),
+        (str(reviewer.pk), "Rita Example"),
+    ]
 
 
 def test_reviewer_of_another_region_reads_without_forms_and_is_refused_on_post(
@@ -519,7 +493,9 @@ def test_agenda_page_costs_the_same_queries_for_2_and_12_items(
 
 
 @pytest.fixture
-def actions_world(region, other_region, manager, reviewer, csm, low_usage, week):
+def actions_world(
+    region, other_region, other_region_manager, manager, reviewer, csm, low_usage, week
+):
     """Open, done and overdue actions in two regions."""
     tier3_risk(factories.AccountFactory(region=region, name="Alpha"), low_usage)
     agenda = services.agenda_generate(region=region, week_start=week, user=manager)
@@ -543,13 +519,16 @@ def actions_world(region, other_region, manager, reviewer, csm, low_usage, week)
     )
     done = services.action_item_add(user=reviewer, item=item, description="Done thing")
     services.action_item_set_done(user=reviewer, action=done, done=True)
-    na_manager = factories.ManagerFactory(username="nate", region=other_region)
-    na_csm = factories.CsmFactory(username="nina", region=other_region, manager=na_manager)
+    na_csm = factories.CsmFactory(
+        username="nina", region=other_region, manager=other_region_manager
+    )
     tier3_risk(factories.AccountFactory(region=other_region, csm=na_csm, name="Beta"), low_usage)
     na_week = scheduling.next_meeting(other_region, timezone.now())[0] + dt.timedelta(days=7)
-    na_agenda = services.agenda_generate(region=other_region, week_start=na_week, user=na_manager)
+    na_agenda = services.agenda_generate(
+        region=other_region, week_start=na_week, user=other_region_manager
+    )
     na = services.action_item_add(
-        user=na_manager, item=na_agenda.items.get(), description="NA thing", owner=na_csm
+        user=other_region_manager, item=na_agenda.items.get(), description="NA thing", owner=na_csm
     )
     return {"late": late, "soon": soon, "done": done, "na": na}
 

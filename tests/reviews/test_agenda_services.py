@@ -12,7 +12,7 @@ import pytest
 
 from accounts.models import Role
 from core.exceptions import Conflict, InvalidInput, NotAllowed
-from reviews import notifications, selectors, services
+from reviews import selectors, services
 from reviews.models import ActionItem, Agenda, AgendaItem, AgendaStatus, ReviewNote
 from risks.models import EscalationStatus, RiskRecord, RiskStatus, TimelineEvent, TimelineKind
 from tests import factories
@@ -29,14 +29,6 @@ NOW = dt.datetime(2026, 6, 2, 8, tzinfo=UTC)
 
 def at(days_before_meeting: float) -> dt.datetime:
     return MEETING - dt.timedelta(days=days_before_meeting)
-
-
-@pytest.fixture
-def emails(monkeypatch) -> list[Agenda]:
-    """Agendas announced by email (the notification itself is tested elsewhere)."""
-    calls: list[Agenda] = []
-    monkeypatch.setattr(notifications, "agenda_generated", calls.append)
-    return calls
 
 
 def make_risk(
@@ -85,34 +77,27 @@ def layout(agenda: Agenda) -> list[tuple[int, str, str]]:
 
 
 @pytest.fixture
-def emea():
-    return factories.RegionFactory(
-        code="EMEA", timezone="Europe/Berlin", review_weekday=2, review_time=dt.time(15, 0)
-    )
-
-
-@pytest.fixture
-def dataset(emea):
+def dataset(region):
     """A week of the EMEA review with something for every section and every exclusion."""
-    make_risk(emea, "New later renewal", renewal_in_days=30, tier_changed_at=at(4))
-    make_risk(emea, "New soon renewal", renewal_in_days=10, tier_changed_at=at(5))
-    make_risk(emea, "Carried small", renewal_in_days=20, arr="50000.00", tier_changed_at=at(30))
-    make_risk(emea, "Carried big", renewal_in_days=20, arr="90000.00", tier_changed_at=at(60))
-    pending = make_risk(emea, "Pending to three", tier=2)
+    make_risk(region, "New later renewal", renewal_in_days=30, tier_changed_at=at(4))
+    make_risk(region, "New soon renewal", renewal_in_days=10, tier_changed_at=at(5))
+    make_risk(region, "Carried small", renewal_in_days=20, arr="50000.00", tier_changed_at=at(30))
+    make_risk(region, "Carried big", renewal_in_days=20, arr="90000.00", tier_changed_at=at(60))
+    pending = make_risk(region, "Pending to three", tier=2)
     factories.EscalationFactory(risk=pending, status=EscalationStatus.PENDING)
-    asking_two = make_risk(emea, "Pending to two", tier=1)
+    asking_two = make_risk(region, "Pending to two", tier=1)
     factories.EscalationFactory(risk=asking_two, status=EscalationStatus.PENDING)
-    make_risk(emea, "Saved this week", status=RiskStatus.SAVED, closed_at=at(3))
+    make_risk(region, "Saved this week", status=RiskStatus.SAVED, closed_at=at(3))
     make_risk(
-        emea, "Churned this week", status=RiskStatus.CHURNED, closed_at=at(2), renewal_in_days=5
+        region, "Churned this week", status=RiskStatus.CHURNED, closed_at=at(2), renewal_in_days=5
     )
-    make_risk(emea, "Saved long ago", status=RiskStatus.SAVED, closed_at=at(9))
-    make_risk(emea, "Closed at tier two", tier=2, status=RiskStatus.SAVED, closed_at=at(1))
-    make_risk(emea, "De-escalated", tier=2, max_tier=3)
-    make_risk(emea, "Tier one", tier=1)
+    make_risk(region, "Saved long ago", status=RiskStatus.SAVED, closed_at=at(9))
+    make_risk(region, "Closed at tier two", tier=2, status=RiskStatus.SAVED, closed_at=at(1))
+    make_risk(region, "De-escalated", tier=2, max_tier=3)
+    make_risk(region, "Tier one", tier=1)
     apac = factories.RegionFactory(code="APAC", timezone="Asia/Singapore")
     make_risk(apac, "Other region", tier_changed_at=at(2))
-    return emea
+    return region
 
 
 EXPECTED = [
@@ -147,16 +132,16 @@ def test_default_week_is_the_regions_next_meeting(dataset, emails):
 
 
 @pytest.mark.django_db
-def test_new_and_resolved_count_from_the_previous_agendas_meeting(emea, emails):
+def test_new_and_resolved_count_from_the_previous_agendas_meeting(region, emails):
     # The review of 27 May did not happen: the previous agenda is of 20 May.
     Agenda.objects.create(
-        region=emea, week_start=dt.date(2026, 5, 18), meeting_at=at(14), generated_at=at(15)
+        region=region, week_start=dt.date(2026, 5, 18), meeting_at=at(14), generated_at=at(15)
     )
-    make_risk(emea, "Tier three since 22 May", tier_changed_at=at(12))
-    make_risk(emea, "Tier three before 20 May", tier_changed_at=at(15))
-    make_risk(emea, "Churned 25 May", status=RiskStatus.CHURNED, closed_at=at(9))
+    make_risk(region, "Tier three since 22 May", tier_changed_at=at(12))
+    make_risk(region, "Tier three before 20 May", tier_changed_at=at(15))
+    make_risk(region, "Churned 25 May", status=RiskStatus.CHURNED, closed_at=at(9))
 
-    agenda = services.agenda_generate(region=emea, week_start=WEEK, now=NOW)
+    agenda = services.agenda_generate(region=region, week_start=WEEK, now=NOW)
 
     assert [(section, name) for _, section, name in layout(agenda)] == [
         ("new", "Tier three since 22 May"),
@@ -187,7 +172,7 @@ def test_generating_twice_gives_the_same_agenda_and_items(dataset, emails):
 
 @pytest.mark.django_db
 def test_refresh_before_the_meeting_follows_the_risks_and_keeps_notes_and_actions(
-    dataset, emails, reviewer_emea
+    dataset, emails, reviewer
 ):
     agenda = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
     by_name = {
@@ -195,10 +180,10 @@ def test_refresh_before_the_meeting_follows_the_risks_and_keeps_notes_and_action
         for item in AgendaItem.objects.filter(agenda=agenda).select_related("risk__account")
     }
     note = services.review_note_add(
-        user=reviewer_emea, item=by_name["Carried small"], text="Product to confirm the fix date."
+        user=reviewer, item=by_name["Carried small"], text="Product to confirm the fix date."
     )
     action = services.action_item_add(
-        user=reviewer_emea, item=by_name["Saved this week"], description="Send the case study."
+        user=reviewer, item=by_name["Saved this week"], description="Send the case study."
     )
     # Both leave the sections; so does "Carried big", which has nothing written on it.
     RiskRecord.objects.filter(account__name__in=["Carried small", "Carried big"]).update(tier=2)
@@ -264,12 +249,12 @@ def test_an_agenda_is_not_first_created_after_its_meeting_started(dataset, email
 
 @pytest.mark.django_db
 def test_agenda_with_items_reads_everything_in_constant_queries(
-    dataset, emails, reviewer_emea, django_assert_num_queries
+    dataset, emails, reviewer, django_assert_num_queries
 ):
     agenda = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
     first = AgendaItem.objects.get(agenda=agenda, position=1)
-    services.review_note_add(user=reviewer_emea, item=first, text="Noted.")
-    services.action_item_add(user=reviewer_emea, item=first, description="Call.")
+    services.review_note_add(user=reviewer, item=first, text="Noted.")
+    services.action_item_add(user=reviewer, item=first, description="Call.")
     TimelineEvent.objects.create(risk=first.risk, kind=TimelineKind.NOTE, text="Older", at=at(3))
     TimelineEvent.objects.create(risk=first.risk, kind=TimelineKind.NOTE, text="Latest", at=at(2))
 
@@ -306,31 +291,27 @@ def test_agenda_with_items_reads_everything_in_constant_queries(
 
 
 @pytest.fixture
-def reviewer_emea(emea):
-    return factories.ReviewerFactory(username="rita", region=emea, department="product")
-
-
-@pytest.fixture
 def item(dataset, emails) -> AgendaItem:
+    """The first item of the dataset's agenda (not the conftest's one-risk agenda)."""
     agenda = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
     return AgendaItem.objects.select_related("risk").get(agenda=agenda, position=1)
 
 
 @pytest.mark.django_db
-def test_review_note_appears_on_the_risks_timeline(item, reviewer_emea):
-    note = services.review_note_add(user=reviewer_emea, item=item.pk, text="  Exec call Friday. ")
+def test_review_note_appears_on_the_risks_timeline(item, reviewer):
+    note = services.review_note_add(user=reviewer, item=item.pk, text="  Exec call Friday. ")
 
     assert note.text == "Exec call Friday."
     event = TimelineEvent.objects.get(risk=item.risk, kind=TimelineKind.REVIEW_NOTE)
-    assert (event.actor, event.text) == (reviewer_emea, "Exec call Friday.")
+    assert (event.actor, event.text) == (reviewer, "Exec call Friday.")
     assert event.data["agenda"] == item.agenda_id
     assert event.data["item"] == item.pk
 
 
 @pytest.mark.django_db
-def test_action_item_appears_on_the_risks_timeline(item, reviewer_emea, manager):
+def test_action_item_appears_on_the_risks_timeline(item, reviewer, manager):
     action = services.action_item_add(
-        user=reviewer_emea,
+        user=reviewer,
         item=item,
         description="Ship the hotfix.",
         owner=manager,
@@ -343,20 +324,20 @@ def test_action_item_appears_on_the_risks_timeline(item, reviewer_emea, manager)
         "product",
         dt.date(2026, 6, 10),
     )
-    assert (action.created_by, action.done) == (reviewer_emea, False)
+    assert (action.created_by, action.done) == (reviewer, False)
     event = TimelineEvent.objects.get(risk=item.risk, kind=TimelineKind.ACTION_ADDED)
-    assert (event.actor, event.text) == (reviewer_emea, "Ship the hotfix.")
+    assert (event.actor, event.text) == (reviewer, "Ship the hotfix.")
     assert event.data["action"] == action.pk
     assert event.data["owner"] == manager.pk
     assert event.data["due_date"] == "2026-06-10"
 
 
 @pytest.mark.django_db
-def test_notes_and_actions_are_allowed_on_a_frozen_agenda(item, reviewer_emea):
+def test_notes_and_actions_are_allowed_on_a_frozen_agenda(item, reviewer):
     services.agenda_generate(region=item.agenda.region, week_start=WEEK, now=MEETING)
 
-    services.review_note_add(user=reviewer_emea, item=item, text="Decided in the meeting.")
-    services.action_item_add(user=reviewer_emea, item=item, description="Follow up.")
+    services.review_note_add(user=reviewer, item=item, text="Decided in the meeting.")
+    services.action_item_add(user=reviewer, item=item, description="Follow up.")
 
     assert ReviewNote.objects.count() == ActionItem.objects.count() == 1
 
@@ -371,12 +352,12 @@ def test_notes_and_actions_are_allowed_on_a_frozen_agenda(item, reviewer_emea):
         ({"description": "Call.", "owner": "inactive"}, "owner"),
     ],
 )
-def test_invalid_action_item_is_refused(item, reviewer_emea, kwargs, field):
+def test_invalid_action_item_is_refused(item, reviewer, kwargs, field):
     if kwargs.get("owner") == "inactive":
         kwargs["owner"] = factories.CsmFactory(username="gone", is_active=False)
 
     with pytest.raises(InvalidInput) as refusal:
-        services.action_item_add(user=reviewer_emea, item=item, **kwargs)
+        services.action_item_add(user=reviewer, item=item, **kwargs)
 
     assert field in refusal.value.errors
     assert not ActionItem.objects.exists()
@@ -384,33 +365,33 @@ def test_invalid_action_item_is_refused(item, reviewer_emea, kwargs, field):
 
 
 @pytest.mark.django_db
-def test_blank_review_note_is_refused(item, reviewer_emea):
+def test_blank_review_note_is_refused(item, reviewer):
     with pytest.raises(InvalidInput) as refusal:
-        services.review_note_add(user=reviewer_emea, item=item, text=" \n ")
+        services.review_note_add(user=reviewer, item=item, text=" \n ")
 
     assert "text" in refusal.value.errors
     assert not ReviewNote.objects.exists()
 
 
 @pytest.mark.django_db
-def test_marking_an_action_done_and_open_again(item, reviewer_emea):
-    action = services.action_item_add(user=reviewer_emea, item=item, description="Call.")
+def test_marking_an_action_done_and_open_again(item, reviewer):
+    action = services.action_item_add(user=reviewer, item=item, description="Call.")
 
-    done = services.action_item_set_done(user=reviewer_emea, action=action.pk, done=True)
+    done = services.action_item_set_done(user=reviewer, action=action.pk, done=True)
     assert done.done and done.done_at is not None
-    reopened = services.action_item_set_done(user=reviewer_emea, action=action, done=False)
+    reopened = services.action_item_set_done(user=reviewer, action=action, done=False)
     assert not reopened.done and reopened.done_at is None
 
 
 # --- permissions ---------------------------------------------------------------------------
 
 
-def people(emea) -> dict:
+def people(region) -> dict:
     apac = factories.RegionFactory(code="APAC", timezone="Asia/Singapore")
     return {
-        "csm": factories.CsmFactory(username="p-csm", region=emea),
-        "reviewer": factories.ReviewerFactory(username="p-reviewer", region=emea),
-        "manager": factories.ManagerFactory(username="p-manager", region=emea),
+        "csm": factories.CsmFactory(username="p-csm", region=region),
+        "reviewer": factories.ReviewerFactory(username="p-reviewer", region=region),
+        "manager": factories.ManagerFactory(username="p-manager", region=region),
         "admin": factories.AdminFactory(username="p-admin"),
         "other_reviewer": factories.ReviewerFactory(username="p-other-reviewer", region=apac),
         "other_manager": factories.ManagerFactory(username="p-other-manager", region=apac),
@@ -445,8 +426,8 @@ GENERATE_TABLE = {
     ],
     ids=["note", "action"],
 )
-def test_who_may_write_notes_and_actions(emea, item, who, act: Callable):
-    user = people(emea)[who]
+def test_who_may_write_notes_and_actions(region, item, who, act: Callable):
+    user = people(region)[who]
 
     if REVIEW_TABLE[who]:
         act(user, item)
@@ -471,16 +452,16 @@ def test_who_may_generate_an_agenda(dataset, emails, who):
 
 
 @pytest.mark.django_db
-def test_the_actions_owner_may_mark_it_done_but_another_csm_may_not(emea, item, reviewer_emea):
-    everyone = people(emea)
+def test_the_actions_owner_may_mark_it_done_but_another_csm_may_not(region, item, reviewer):
+    everyone = people(region)
     owner = everyone["csm"]
     action = services.action_item_add(
-        user=reviewer_emea, item=item, description="Send the plan.", owner=owner
+        user=reviewer, item=item, description="Send the plan.", owner=owner
     )
 
     with pytest.raises(NotAllowed):
         services.action_item_set_done(
-            user=factories.CsmFactory(username="stranger", role=Role.CSM, region=emea),
+            user=factories.CsmFactory(username="stranger", role=Role.CSM, region=region),
             action=action,
             done=True,
         )
@@ -511,7 +492,7 @@ def test_generations_at_once_give_one_agenda_without_duplicate_items(dataset, em
 @pytest.mark.race
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("reference_data")
-def test_a_note_racing_a_refresh_is_never_lost(dataset, emails, reviewer_emea):
+def test_a_note_racing_a_refresh_is_never_lost(dataset, emails, reviewer):
     agenda = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
     leaving = AgendaItem.objects.get(agenda=agenda, risk__account__name="Carried big")
     RiskRecord.objects.filter(pk=leaving.risk_id).update(tier=2)
@@ -519,7 +500,7 @@ def test_a_note_racing_a_refresh_is_never_lost(dataset, emails, reviewer_emea):
     _, errors = run_at_once(
         [
             lambda: services.agenda_generate(region=dataset.pk, week_start=WEEK, now=NOW),
-            lambda: services.review_note_add(user=reviewer_emea, item=leaving.pk, text="Keep."),
+            lambda: services.review_note_add(user=reviewer, item=leaving.pk, text="Keep."),
         ]
     )
 
@@ -538,14 +519,14 @@ def test_a_note_racing_a_refresh_is_never_lost(dataset, emails, reviewer_emea):
 
 @pytest.mark.django_db
 def test_admin_shows_the_review_read_only_and_refreshes_through_the_service(
-    client, dataset, emails, reviewer_emea
+    client, dataset, emails, reviewer
 ):
     from django.urls import reverse
 
     agenda = services.agenda_generate(region=dataset, week_start=WEEK, now=NOW)
     first = AgendaItem.objects.get(agenda=agenda, position=1)
-    services.review_note_add(user=reviewer_emea, item=first, text="Noted.")
-    services.action_item_add(user=reviewer_emea, item=first, description="Call.")
+    services.review_note_add(user=reviewer, item=first, text="Noted.")
+    services.action_item_add(user=reviewer, item=first, description="Call.")
     client.force_login(factories.AdminFactory(username="ops", is_superuser=True))
 
     for model in ("agenda", "reviewnote", "actionitem"):

@@ -18,11 +18,11 @@ from django.db import connection
 from django.utils import timezone
 
 from config.celery_app import app as celery_app
-from reviews import notifications
 from reviews.models import Agenda, AgendaItem, AgendaStatus
 from reviews.tasks import generate_due_agendas, generate_region_agenda
 from risks.models import RiskRecord
 from tests import factories
+from tests.reviews.conftest import tier3_risk
 
 
 def region_meeting_in(hours: float, code: str = "EMEA"):
@@ -37,34 +37,24 @@ def region_meeting_in(hours: float, code: str = "EMEA"):
     )
 
 
-def tier3_risk(region) -> RiskRecord:
+def tier3_risk_in(region) -> RiskRecord:
+    """A record that has just reached tier 3, of an account of ``region``."""
     # The manager in the same region: the factories' default region (EMEA, Wednesday
     # 15:00 Berlin) would itself be due on Tuesdays and Wednesdays.
     manager = factories.ManagerFactory(username=f"manager-{region.code}", region=region)
     csm = factories.CsmFactory(username=f"csm-{region.code}", region=region, manager=manager)
     account = factories.AccountFactory(region=region, csm=csm, arr=Decimal("250000.00"))
-    return factories.RiskRecordFactory(
-        account=account, tier=3, max_tier=3, tier_changed_at=timezone.now()
-    )
-
-
-@pytest.fixture
-def no_emails(monkeypatch) -> list:
-    calls: list = []
-    monkeypatch.setattr(notifications, "agenda_generated", calls.append)
-    return calls
+    return tier3_risk(account, tier_changed_at=timezone.now())
 
 
 # --- the logic, in-process ---------------------------------------------------------------
 
 
 @pytest.mark.django_db
-def test_due_regions_get_their_agenda_and_others_do_not(
-    no_emails, django_capture_on_commit_callbacks
-):
+def test_due_regions_get_their_agenda_and_others_do_not(emails, django_capture_on_commit_callbacks):
     due = region_meeting_in(hours=3, code="DUE")
     later = region_meeting_in(hours=30, code="LATER")
-    risk = tier3_risk(due)
+    risk = tier3_risk_in(due)
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert generate_due_agendas.apply().get() == ["DUE"]
@@ -77,9 +67,9 @@ def test_due_regions_get_their_agenda_and_others_do_not(
 
 
 @pytest.mark.django_db
-def test_running_the_tasks_again_changes_nothing(no_emails, django_capture_on_commit_callbacks):
+def test_running_the_tasks_again_changes_nothing(emails, django_capture_on_commit_callbacks):
     region = region_meeting_in(hours=3)
-    tier3_risk(region)
+    tier3_risk_in(region)
     with django_capture_on_commit_callbacks(execute=True):
         generate_due_agendas.apply()
     agenda = Agenda.objects.get()
@@ -94,11 +84,11 @@ def test_running_the_tasks_again_changes_nothing(no_emails, django_capture_on_co
 
     assert Agenda.objects.get() == agenda
     assert list(AgendaItem.objects.values_list("pk", "risk", "section", "position")) == items
-    assert len(no_emails) == 1
+    assert len(emails) == 1
 
 
 @pytest.mark.django_db
-def test_region_task_for_a_meeting_already_started_generates_nothing(no_emails):
+def test_region_task_for_a_meeting_already_started_generates_nothing(emails):
     region = region_meeting_in(hours=-1)
     week_start = (timezone.now() - dt.timedelta(hours=1)).astimezone(ZoneInfo("Europe/Berlin"))
     monday = week_start.date() - dt.timedelta(days=week_start.weekday())
@@ -113,7 +103,7 @@ def test_region_task_for_a_deleted_region_is_a_no_op():
 
 
 @pytest.mark.django_db
-def test_due_check_marks_agendas_whose_meeting_started_as_held(no_emails):
+def test_due_check_marks_agendas_whose_meeting_started_as_held(emails):
     region = factories.RegionFactory(code="OLD")
     agenda = Agenda.objects.create(
         region=region,
@@ -163,7 +153,7 @@ def _database_url() -> str:
 @pytest.mark.usefixtures("reference_data")
 def test_real_worker_generates_the_due_agenda(tmp_path):
     region = region_meeting_in(hours=2)
-    risk = tier3_risk(region)
+    risk = tier3_risk_in(region)
     log_path = tmp_path / "worker.log"
     env = {
         **os.environ,

@@ -32,6 +32,7 @@ def _site_url(settings):
 
 @pytest.fixture
 def risk(account, low_usage):
+    """A new record at tier 1 (not the conftest's tier-3 one): escalations start here."""
     return factories.RiskRecordFactory(account=account, primary_cause=low_usage)
 
 
@@ -124,6 +125,7 @@ def test_cancelled_escalation_sends_no_decision(risk, csm, manager):
 
 @pytest.fixture
 def agenda(region):
+    """An agenda of fixed dates, items added by each test (not the conftest's generated one)."""
     return Agenda.objects.create(
         region=region,
         week_start=dt.date(2025, 3, 10),
@@ -137,15 +139,14 @@ def _item(agenda, account, cause, section, position, **risk_fields):
 
 
 def test_agenda_invites_region_reviewers_managers_and_csms_with_items(
-    agenda, region, csm, manager, reviewer, other_manager, low_usage
+    agenda, region, other_region, csm, manager, reviewer, other_manager, low_usage
 ):
     factories.ReviewerFactory(username="blank", email="", region=region)
     factories.ReviewerFactory(username="gone", is_active=False, region=region)
-    elsewhere = factories.RegionFactory(code="NA", timezone="America/New_York")
-    factories.ReviewerFactory(username="nadia", region=elsewhere)
+    factories.ReviewerFactory(username="nadia", region=other_region)
     factories.CsmFactory(username="idle-csm", manager=manager, region=region)  # no items
     # A CSM of another region owning an item is still invited (they present it).
-    visitor = factories.CsmFactory(username="vic", manager=manager, region=elsewhere)
+    visitor = factories.CsmFactory(username="vic", manager=manager, region=other_region)
     _item(agenda, factories.AccountFactory(csm=csm, region=region), low_usage, "new", 0)
     _item(agenda, factories.AccountFactory(csm=csm, region=region), low_usage, "carried_over", 1)
     _item(agenda, factories.AccountFactory(csm=visitor, region=region), low_usage, "new", 2)

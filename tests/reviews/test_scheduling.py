@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Region
-from reviews import notifications, scheduling, services
+from reviews import scheduling, services
 from reviews.models import Agenda
 from reviews.tasks import generate_due_agendas
 from tests import factories
@@ -32,14 +32,6 @@ def make_region(code: str, tz: str, weekday: int, hour: int, minute: int = 0) ->
     return factories.RegionFactory(
         code=code, timezone=tz, review_weekday=weekday, review_time=dt.time(hour, minute)
     )
-
-
-@pytest.fixture
-def no_emails(monkeypatch) -> list:
-    """The scheduling is under test here, not the email."""
-    calls: list = []
-    monkeypatch.setattr(notifications, "agenda_generated", calls.append)
-    return calls
 
 
 @pytest.fixture
@@ -159,7 +151,7 @@ def test_next_meeting_uses_the_regions_local_week_not_utcs():
 # --- lead time -------------------------------------------------------------------------
 
 
-def test_region_is_due_only_within_the_lead_time(no_emails):
+def test_region_is_due_only_within_the_lead_time(emails):
     region = make_region("NA", "America/New_York", weekday=0, hour=9)
     meeting = utc(2026, 3, 9, 13)  # Monday 09:00 EDT, the day after the change
 
@@ -172,7 +164,7 @@ def test_region_is_due_only_within_the_lead_time(no_emails):
     ]
 
 
-def test_region_with_an_agenda_for_the_week_is_no_longer_due(no_emails):
+def test_region_with_an_agenda_for_the_week_is_no_longer_due(emails):
     region = make_region("NA", "America/New_York", weekday=0, hour=9)
     now = utc(2026, 3, 8, 20)
     services.agenda_generate(region=region, now=now)
@@ -181,7 +173,7 @@ def test_region_with_an_agenda_for_the_week_is_no_longer_due(no_emails):
     assert scheduling.regions_due(now + dt.timedelta(hours=1), LEAD_HOURS) == []
 
 
-def test_a_missed_run_catches_up_until_the_meeting_starts(no_emails):
+def test_a_missed_run_catches_up_until_the_meeting_starts(emails):
     region = make_region("EMEA", "Europe/Berlin", weekday=2, hour=15)
     meeting = utc(2026, 6, 3, 13)
 
@@ -224,7 +216,7 @@ def expected_local_time(region: Region, local_day: dt.date) -> dt.time:
 
 @pytest.mark.parametrize("span", SPANS)
 def test_hourly_beat_across_dst_changes_generates_exactly_one_agenda_per_week(
-    span, clock, no_emails, django_capture_on_commit_callbacks
+    span, clock, emails, django_capture_on_commit_callbacks
 ):
     regions = [make_region(*spec) for spec in REGIONS]
     start, end = SPANS[span]
@@ -237,9 +229,9 @@ def test_hourly_beat_across_dst_changes_generates_exactly_one_agenda_per_week(
         fanned_out.update(codes)
         clock.now += dt.timedelta(hours=1)
 
-    assert no_emails, "no agenda was generated at all"
+    assert emails, "no agenda was generated at all"
     # Every (region, week) got exactly one agenda and one notification.
-    assert len(no_emails) == Agenda.objects.count()
+    assert len(emails) == Agenda.objects.count()
     for region in regions:
         zone = ZoneInfo(region.timezone)
         agendas = list(Agenda.objects.filter(region=region).order_by("week_start"))
@@ -275,7 +267,7 @@ def test_hourly_beat_across_dst_changes_generates_exactly_one_agenda_per_week(
     )
 
 
-def test_gap_region_meets_at_0330_on_the_day_clocks_spring_forward(clock, no_emails):
+def test_gap_region_meets_at_0330_on_the_day_clocks_spring_forward(clock, emails):
     region = make_region("EUGAP", "Europe/Berlin", weekday=6, hour=2, minute=30)
     clock.now = utc(2026, 3, 28, 2)  # 23.5 hours before 03:30 CEST on the 29th
 

@@ -75,11 +75,6 @@ def signed_in(client, csm):
     return client
 
 
-@pytest.fixture
-def na_region():
-    return factories.RegionFactory(code="NA", name="North America", timezone="America/New_York")
-
-
 def csv_rows(response) -> list[dict[str, str]]:
     assert response.status_code == 200
     body = b"".join(response.streaming_content).decode()
@@ -131,7 +126,7 @@ def _tier(world):
 
 
 def _region(world):
-    na = world["na_region"]
+    na = world["other_region"]
     return (
         {"region": "NA"},
         {"account": factories.AccountFactory(region=na, csm__region=na)},
@@ -277,9 +272,9 @@ FILTER_CASES = [
 
 @pytest.mark.parametrize("case", FILTER_CASES, ids=[case.__name__[1:] for case in FILTER_CASES])
 def test_each_filter_keeps_the_matching_record_only(
-    signed_in, case, csm, other_csm, manager, na_region
+    signed_in, case, csm, other_csm, manager, other_region
 ):
-    world = {"csm": csm, "other_csm": other_csm, "manager": manager, "na_region": na_region}
+    world = {"csm": csm, "other_csm": other_csm, "manager": manager, "other_region": other_region}
     params, match_kwargs, other_kwargs = case(world)
     params.setdefault("status", match_kwargs.get("status", RiskStatus.OPEN))
     match = make_risk(**match_kwargs)
@@ -298,10 +293,10 @@ def test_search_matches_account_name_or_external_id(signed_in, term):
     assert listed(signed_in.get(LIST_URL, {"search": term})) == [match.pk]
 
 
-def test_filters_combine(signed_in, na_region):
-    match = make_risk(tier=3, account=factories.AccountFactory(region=na_region))
+def test_filters_combine(signed_in, other_region):
+    match = make_risk(tier=3, account=factories.AccountFactory(region=other_region))
     make_risk(tier=3)
-    make_risk(tier=1, account=factories.AccountFactory(region=na_region))
+    make_risk(tier=1, account=factories.AccountFactory(region=other_region))
 
     assert listed(signed_in.get(LIST_URL, {"tier": "3", "region": "NA"})) == [match.pk]
 

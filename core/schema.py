@@ -33,7 +33,6 @@ FIELD_ERRORS_SCHEMA = {
     "additionalProperties": {
         "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]
     },
-    "example": {"summary": ["This field may not be blank."]},
 }
 
 DESCRIPTIONS = {

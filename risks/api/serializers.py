@@ -28,8 +28,10 @@ from ..models import (
 
 
 class RootCauseSerializer(serializers.ModelSerializer):
-    """Parses types only: the rules (slugs, unique code, a code in use stays)
-    are the service's, so the API and the admin answer alike."""
+    """A root cause of the taxonomy."""
+
+    # Parses types only: the rules (slugs, unique code, a code in use stays)
+    # are the service's, so the API and the admin answer alike.
 
     code = serializers.CharField(
         allow_blank=True, help_text="Slug; fixed once a risk record uses the cause."

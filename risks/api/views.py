@@ -137,7 +137,9 @@ def _admin_write_responses(serializer: type, status: int) -> dict[int, Any]:
     ),
 )
 class RootCauseViewSet(viewsets.ModelViewSet):
-    """The taxonomy: everyone reads; admins write through ``services.root_cause_*``."""
+    """Root causes: everyone signed in reads; CS operations admins write."""
+
+    # Every write goes through services.root_cause_*, like the admin's.
 
     queryset = RootCause.objects.all()
     serializer_class = RootCauseSerializer

@@ -11,7 +11,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import ProtectedError
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.relations import SlugRelatedField
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -86,3 +88,16 @@ class MoneyField(serializers.DecimalField):
             return parse_money(data)
         except InvalidMoney:
             self.fail("invalid")
+
+
+class SignedInReadsAdminWrites(BasePermission):
+    """Everyone signed in reads; only CS operations admins (the admin role or a
+    superuser) write: people, regions, segments, the root-cause taxonomy."""
+
+    message = "Only CS operations admins may change this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return request.method in SAFE_METHODS or user.is_cs_admin

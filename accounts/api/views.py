@@ -7,28 +7,16 @@ segments; accounts are written by admins and, for their own team, by managers
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
-from rest_framework import permissions, viewsets
+from rest_framework import viewsets
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.request import Request
 
 from accounts.models import Region, Segment, User
+from core.api import SignedInReadsAdminWrites
 from core.schema import crud_schema
 
 from .filters import UserFilter
 from .serializers import RegionSerializer, SegmentSerializer, UserSerializer
-
-
-class SignedInReadsAdminWrites(permissions.BasePermission):
-    message = "Only CS operations admins may change this."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        return request.method in permissions.SAFE_METHODS or user.is_cs_admin
 
 
 class ApiViewSet(viewsets.ModelViewSet):

@@ -21,12 +21,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import SignedInReadsAdminWrites
 from core.schema import FIELD_ERRORS_SCHEMA, ConflictSerializer, ErrorDetailSerializer
 
 from .. import selectors, services
 from ..models import Escalation, RiskRecord, RootCause
 from .filters import ApiRiskFilter, EscalationFilter, RootCauseFilter
-from .permissions import CsAdminWritesOthersRead
 from .serializers import (
     CloseSerializer,
     DecisionSerializer,
@@ -144,7 +144,7 @@ class RootCauseViewSet(viewsets.ModelViewSet):
     queryset = RootCause.objects.all()
     serializer_class = RootCauseSerializer
     filterset_class = RootCauseFilter
-    permission_classes = [CsAdminWritesOthersRead]
+    permission_classes = [SignedInReadsAdminWrites]
 
     def perform_create(self, serializer: RootCauseSerializer) -> None:
         serializer.instance = services.root_cause_create(

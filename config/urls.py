@@ -31,3 +31,4 @@ urlpatterns = [
 ]
 
 handler404 = "config.views.page_not_found"
+handler500 = "config.views.server_error"

@@ -8,8 +8,6 @@ computes; a bad parameter is its ``InvalidInput``, a 400 naming what is allowed.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -28,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.csv_files import csv_download
 from core.exceptions import InvalidInput
 from core.schema import FIELD_ERRORS_SCHEMA, ErrorDetailSerializer
 
@@ -238,11 +237,7 @@ class ReportView(APIView):
         return value == "csv", parsed
 
     def csv_response(self, lines: Iterable[list[str]], filename: str) -> HttpResponse:
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(lines)
-        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return csv_download(lines, filename)
 
 
 class OutcomesReportView(ReportView):

@@ -45,6 +45,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber, TruncMonth, TruncQuarter
 
 from accounts.models import Region, Segment
+from core.csv_files import cell
 from core.exceptions import InvalidInput
 from risks.models import CLOSED_STATUSES, RiskRecord, RiskStatus, Tier, category_label
 
@@ -97,9 +98,6 @@ SUM_FIELD = DecimalField(max_digits=20, decimal_places=2)
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
-# Cells a spreadsheet would run as a formula (root cause and region names are
-# typed by admins).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- input -------------------------------------------------------------------------------
@@ -735,20 +733,9 @@ def trend_report(*, filters: ReportFilters = ReportFilters()) -> TrendReport:
 # --- CSV ----------------------------------------------------------------------------------
 
 
-def csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal | int):
-        return str(value)
-    text = str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
-
-
 def _outcome_cells(row: OutcomeRow) -> list[str]:
     return [
-        csv_cell(value)
+        cell(value)
         for value in (
             row.key,
             row.label,
@@ -777,12 +764,12 @@ def open_risk_csv_rows(report: OpenRiskReport) -> Iterable[list[str]]:
     yield list(OPEN_RISK_COLUMNS)
     for row in report.rows:
         yield [
-            csv_cell(row.period),
-            csv_cell(row.tier),
-            csv_cell(row.count),
-            csv_cell(row.arr_at_risk),
+            cell(row.period),
+            cell(row.tier),
+            cell(row.count),
+            cell(row.arr_at_risk),
         ]
-    yield [TOTAL_LABEL, "", csv_cell(report.totals.count), csv_cell(report.totals.arr_at_risk)]
+    yield [TOTAL_LABEL, "", cell(report.totals.count), cell(report.totals.arr_at_risk)]
 
 
 def trend_csv_rows(report: TrendReport) -> Iterable[list[str]]:
@@ -790,7 +777,7 @@ def trend_csv_rows(report: TrendReport) -> Iterable[list[str]]:
     yield list(TREND_COLUMNS)
     for row in report.rows:
         yield [
-            csv_cell(value)
+            cell(value)
             for value in (
                 row.month,
                 row.category,

@@ -9,10 +9,9 @@ holds exactly what the page shows.
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import forms
@@ -23,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.models import Region, Segment
+from core.csv_files import csv_download
 from core.exceptions import InvalidInput
 from risks.models import Tier
 
@@ -192,11 +192,20 @@ def filter_summary(filters: ReportFilters, *, closed: bool = True) -> str:
     return ", ".join(parts)
 
 
-def percent(rate: Decimal | None) -> str:
-    """0.6667 → "66.7%"; no rate (nothing saved or churned) → "—"."""
-    if rate is None:
+def save_percent(saved: int, churned: int) -> str:
+    """The save rate as a percentage with one decimal, rounded once from the
+    counts (6 saved, 5 churned → "54.5%", not the 54.55 of the four-place rate
+    rounded again); nothing saved or churned → "—"."""
+    if saved + churned == 0:
         return "—"
-    return f"{Decimal(rate) * 100:.1f}%"
+    rate = (Decimal(saved) * 100 / Decimal(saved + churned)).quantize(
+        Decimal("0.1"), rounding=ROUND_HALF_UP
+    )
+    return f"{rate}%"
+
+
+def _line(row: OutcomeRow) -> OutcomeLine:
+    return OutcomeLine(row, save_percent(row.saved, row.churned))
 
 
 def render_report(
@@ -235,8 +244,10 @@ def outcomes_page(request: HttpRequest) -> HttpResponse:
             report=report,
             group_label=group_label,
             group_phrase=charts.in_sentence(group_label),
-            lines=[OutcomeLine(row, percent(row.save_rate)) for row in report.rows],
-            totals=OutcomeLine(report.totals, percent(report.totals.save_rate)),
+            lines=[OutcomeLine(row, save_percent(row.saved, row.churned)) for row in report.rows],
+            totals=OutcomeLine(
+                report.totals, save_percent(report.totals.saved, report.totals.churned)
+            ),
             summary=filter_summary(report.filters),
             chart=charts.outcomes_chart(
                 [
@@ -378,13 +389,6 @@ def trend_page(request: HttpRequest) -> HttpResponse:
 # --- CSV downloads ------------------------------------------------------------------
 
 
-def csv_response(rows: Iterable[list[str]], filename: str) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    csv.writer(response).writerows(rows)
-    return response
-
-
 def invalid_query_response(error: InvalidInput) -> HttpResponse:
     lines = [
         f"{field}: {message}" for field, messages in error.errors.items() for message in messages
@@ -407,7 +411,7 @@ def outcomes_csv(request: HttpRequest) -> HttpResponse:
     except InvalidInput as error:
         return invalid_query_response(error)
     report = outcomes_report(group_by=group_by, filters=filters)
-    return csv_response(outcomes_csv_rows(report), f"outcomes-by-{group_by}-{_today()}.csv")
+    return csv_download(outcomes_csv_rows(report), f"outcomes-by-{group_by}-{_today()}.csv")
 
 
 @require_GET
@@ -418,7 +422,7 @@ def open_risk_csv(request: HttpRequest) -> HttpResponse:
     except InvalidInput as error:
         return invalid_query_response(error)
     report = open_risk_report(period=period, filters=filters)
-    return csv_response(open_risk_csv_rows(report), f"open-risk-by-{period}-{_today()}.csv")
+    return csv_download(open_risk_csv_rows(report), f"open-risk-by-{period}-{_today()}.csv")
 
 
 @require_GET
@@ -428,4 +432,4 @@ def trend_csv(request: HttpRequest) -> HttpResponse:
     except InvalidInput as error:
         return invalid_query_response(error)
     report = trend_report(filters=filters)
-    return csv_response(trend_csv_rows(report), f"trend-{_today()}.csv")
+    return csv_download(trend_csv_rows(report), f"trend-{_today()}.csv")

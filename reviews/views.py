@@ -24,7 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Region, User
@@ -258,7 +258,7 @@ def calendar(request: HttpRequest, region_code: str, week: str) -> HttpResponse:
         content_type="text/calendar; charset=utf-8",
     )
     filename = f"review-{agenda.region.code}-{agenda.week_start.isoformat()}.ics"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
 

@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "config.middleware.ContentSecurityPolicyMiddleware",
     # A service's NotAllowed that a page lets through → the 403 page, in its words.
     "core.middleware.DomainErrorMiddleware",
+    "core.middleware.PrivateCacheMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -224,7 +225,7 @@ REST_FRAMEWORK = {
     # JSON only: the browsable API's inline scripts would break our CSP, and
     # /api/docs/ documents every endpoint.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

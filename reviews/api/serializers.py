@@ -8,7 +8,7 @@ import datetime as dt
 
 from rest_framework import serializers
 
-from accounts.models import Region
+from accounts.models import Department, Region
 from core.api import CodeRelatedField
 from risks.models import MONEY
 
@@ -23,6 +23,14 @@ class ReviewNoteSerializer(serializers.ModelSerializer):
 
 
 class ActionItemSerializer(serializers.ModelSerializer):
+    # Declared so the schema lists the blank value ("no department") too.
+    department = serializers.ChoiceField(
+        choices=Department.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="The department that owns the action, or blank for none.",
+    )
+
     class Meta:
         model = ActionItem
         fields = ["id", "description", "owner", "department", "due_date", "done"]

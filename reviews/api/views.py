@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -162,7 +163,7 @@ class AgendaViewSet(viewsets.ReadOnlyModelViewSet):
             content_type="text/calendar; charset=utf-8",
         )
         filename = f"review-{agenda.region.code}-{agenda.week_start.isoformat()}.ics"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Content-Disposition"] = content_disposition_header(True, filename)
         return response
 
 

@@ -6,20 +6,19 @@ exactly the rows the page shows, across all pages, in the same order.
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-from collections.abc import Iterable, Iterator
-from decimal import Decimal
+import itertools
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
+from core.csv_files import cell, csv_stream
 from core.lists import (
     current_ordering,
     page_size_choices,
@@ -77,7 +76,6 @@ CSV_COLUMNS = [
 ]
 
 # A spreadsheet runs a cell starting with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def risk_filter(request: HttpRequest, queryset: QuerySet[RiskRecord]) -> RiskFilter:
@@ -168,27 +166,6 @@ def risk_list(request: HttpRequest) -> HttpResponse:
     return response
 
 
-class _Echo:
-    """A file-like object whose ``write`` hands the line back to the caller, so
-    csv.writer can produce the rows of a streamed response one at a time."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return timezone.localtime(value).isoformat(timespec="seconds")
-    if isinstance(value, dt.date | Decimal | int):
-        return str(value)
-    text = str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
-
-
 def csv_row(risk: RiskRecord) -> list[str]:
     account = risk.account
     manager = account.csm.manager
@@ -214,14 +191,7 @@ def csv_row(risk: RiskRecord) -> list[str]:
         risk.summary,
         risk.next_steps,
     ]
-    return [csv_cell(value) for value in values]
-
-
-def csv_lines(risks: Iterable[RiskRecord]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    for risk in risks:
-        yield writer.writerow(csv_row(risk))
+    return [cell(value) for value in values]
 
 
 @require_GET
@@ -235,7 +205,7 @@ def risk_export(request: HttpRequest) -> HttpResponse:
         )
     # A server-side cursor in chunks: a large export never sits in memory whole.
     rows = filterset.qs.iterator(chunk_size=1000)
-    response = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
-    filename = f"risk-records-{timezone.localdate().isoformat()}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_stream(
+        itertools.chain([CSV_COLUMNS], (csv_row(risk) for risk in rows)),
+        f"risk-records-{timezone.localdate().isoformat()}.csv",
+    )

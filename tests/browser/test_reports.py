@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from risks.models import RiskStatus, RootCause
 from tests import factories
+from tests.csv_text import csv_text
 
 from .conftest import sign_in
 
@@ -95,8 +96,8 @@ def test_manager_reads_the_outcomes_report_and_downloads_its_csv(page, outcomes)
     with page.expect_download() as download_info:
         page.get_by_role("link", name=re.compile("Download CSV")).click()
     download = download_info.value
-    with open(download.path(), encoding="utf-8") as handle:
-        rows = list(csv.reader(io.StringIO(handle.read())))
+    with open(download.path(), "rb") as handle:
+        rows = list(csv.reader(io.StringIO(csv_text(handle.read()))))
     assert rows[0][:3] == ["key", "label", "saved"]
     assert [row[1] for row in rows[1:]] == ["Defects", "Total"]
     assert rows[-1][3] == "1"  # one churned in NA

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from risks.models import RiskStatus, RootCause
 from tests import factories
+from tests.csv_text import csv_text
 
 pytestmark = pytest.mark.django_db
 
@@ -150,7 +151,7 @@ def test_outcomes_csv_has_the_same_columns(api, records):
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="outcomes-by-max_tier.csv"'
-    lines = list(csv.reader(io.StringIO(response.content.decode())))
+    lines = list(csv.reader(io.StringIO(csv_text(response.content))))
     assert lines == [
         [
             "key",
@@ -258,7 +259,7 @@ def test_open_risk_json_and_csv(api, records):
     }
     response = api.get(OPEN_RISK, {"format": "csv"})
     assert response["Content-Disposition"] == 'attachment; filename="open-risk-month.csv"'
-    assert list(csv.reader(io.StringIO(response.content.decode()))) == [
+    assert list(csv.reader(io.StringIO(csv_text(response.content)))) == [
         ["period", "tier", "count", "arr_at_risk"],
         ["2025-07", "2", "1", "700.00"],
         ["Total", "", "1", "700.00"],
@@ -296,7 +297,7 @@ def test_trend_json_and_csv(api, records):
     }
     response = api.get(TREND, {"format": "csv", "closed_after": "2025-02-01"})
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response.content.decode().splitlines() == [
+    assert csv_text(response.content).splitlines() == [
         "month,category,category_label,saved,churned,arr_saved,arr_lost"
     ]
 

@@ -21,8 +21,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reports import charts
+from reports.views import save_percent
 from risks.models import RiskRecord, RiskStatus, RootCause
 from tests import factories
+from tests.csv_text import csv_text
 
 pytestmark = pytest.mark.django_db
 
@@ -175,7 +177,7 @@ def table_of(response) -> TableParser:
 
 def csv_of(response) -> list[list[str]]:
     assert response["Content-Type"].startswith("text/csv")
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    return list(csv.reader(io.StringIO(csv_text(response.content))))
 
 
 def svg_of(response) -> str:
@@ -626,3 +628,11 @@ def test_acronym_group_labels_keep_their_capitals(signed_in, dataset):
 
     assert "Outcomes by CSM" in table_of(response).caption
     assert "Outcomes by CSM: records saved" in svg_of(response)
+
+
+@pytest.mark.parametrize(
+    ("saved", "churned", "shown"),
+    [(6, 5, "54.5%"), (2, 1, "66.7%"), (1, 0, "100.0%"), (0, 3, "0.0%"), (0, 0, "—")],
+)
+def test_save_rate_is_rounded_once_from_the_counts(saved, churned, shown):
+    assert save_percent(saved, churned) == shown

@@ -16,6 +16,7 @@ from risks.filters import RiskFilter
 from risks.models import RiskRecord, RiskStatus, RootCause
 from risks.views.listing import CSV_COLUMNS
 from tests import factories
+from tests.csv_text import csv_text
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,7 @@ def signed_in(client, csm):
 
 def csv_rows(response) -> list[dict[str, str]]:
     assert response.status_code == 200
-    body = b"".join(response.streaming_content).decode()
+    body = csv_text(b"".join(response.streaming_content))
     return list(csv.DictReader(io.StringIO(body)))
 
 
@@ -542,7 +543,7 @@ def test_csv_has_the_header_and_exactly_the_filtered_rows_in_order(signed_in, cs
 
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="risk-records-2026-03-16.csv"'
-    body = b"".join(response.streaming_content).decode()
+    body = csv_text(b"".join(response.streaming_content))
     assert body.splitlines()[0] == ",".join(CSV_COLUMNS)
     rows = list(csv.DictReader(io.StringIO(body)))
     assert [int(row["id"]) for row in rows] == [tier2.pk, older_tier2.pk]
@@ -624,3 +625,16 @@ def test_anonymous_is_sent_to_sign_in(client, url):
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login") + "?next=")
+
+
+def test_csv_keeps_accents_and_emoji_for_spreadsheets(signed_in, csm):
+    account = factories.AccountFactory(csm=csm, name="Société Générale 🚀")
+    make_risk(account=account, summary="Müller left; Zoë leads now.")
+
+    response = signed_in.get(EXPORT_URL)
+    raw = b"".join(response.streaming_content)
+
+    assert raw.startswith("\ufeff".encode())
+    [row] = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert row["account"] == "Société Générale 🚀"
+    assert row["summary"] == "Müller left; Zoë leads now."

@@ -31,7 +31,12 @@ class Weekday(models.IntegerChoices):
 
 
 class Region(models.Model):
-    code = models.CharField(max_length=16, unique=True, help_text="Short code, e.g. EMEA.")
+    # A slug: it goes into page addresses, download names and calendar invites.
+    code = models.SlugField(
+        max_length=16,
+        unique=True,
+        help_text="Short code, e.g. EMEA: letters, digits, hyphens and underscores.",
+    )
     name = models.CharField(max_length=100)
     timezone = models.CharField(
         max_length=64,

@@ -15,7 +15,26 @@ from django.db.models import F, OrderBy, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
+from . import dates
+
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+
+
+class BoundedDateField(forms.DateField):
+    """A date within ``core.dates``' range; any other is a field error."""
+
+    def to_python(self, value: Any) -> dt.date | None:
+        day = super().to_python(value)
+        if day is not None and not dates.in_range(day):
+            raise forms.ValidationError(dates.OUT_OF_RANGE, code="out_of_range")
+        return day
+
+
+class DateFilter(django_filters.DateFilter):
+    """Every date filter of the lists and the API: bounded dates only."""
+
+    field_class = BoundedDateField
+
 
 # Quick choices for "when does the account renew?" — what a CSM plans around.
 RENEWAL_WINDOWS = [

@@ -4,7 +4,8 @@
 HTML pages: a ``NotAllowed`` that a view lets through becomes the 403 page
 with the service's own message, as ``PermissionDenied`` would (the API has the
 same mapping in ``core.api.exception_handler``). ``PrivateCacheMiddleware``
-keeps what a signed-in person sees out of shared caches."""
+keeps what a signed-in person sees out of shared caches. ``RejectNulMiddleware``
+turns a NUL character anywhere in a request into a 400."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.exception import response_for_exception
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils.cache import patch_cache_control
 
 from .exceptions import NotAllowed
@@ -46,3 +47,39 @@ class PrivateCacheMiddleware:
         if request.path.startswith("/api/") or (user is not None and user.is_authenticated):
             patch_cache_control(response, private=True, no_store=True)
         return response
+
+
+NUL_MESSAGE = "The request contains a NUL character, which no field accepts."
+
+
+class RejectNulMiddleware:
+    """One guard for every page, the admin and the API: a NUL character in the
+    path, the query string or a submitted form is a 400 before any view runs
+    (PostgreSQL refuses NUL in text, which would otherwise surface as a 500).
+    JSON bodies get the same check in ``core.parsers.JSONParser``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _has_nul(request):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": NUL_MESSAGE}, status=400)
+            return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    if "\x00" in request.path:
+        return True
+    sources = [request.GET]
+    if request.method == "POST" and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        sources.append(request.POST)
+    return any(
+        "\x00" in key or any("\x00" in value for value in values)
+        for source in sources
+        for key, values in source.lists()
+    )

@@ -45,6 +45,7 @@ from django.db.models import (
 from django.db.models.functions import RowNumber, TruncMonth, TruncQuarter
 
 from accounts.models import Region, Segment
+from core import dates as date_range
 from core.csv_files import cell
 from core.exceptions import InvalidInput
 from risks.models import CLOSED_STATUSES, RiskRecord, RiskStatus, Tier, category_label
@@ -171,6 +172,8 @@ def parse_report_query(
             dates[name] = _parse_date(raw)
             if dates[name] is None:
                 errors[name] = [DATE_MESSAGE]
+            elif not date_range.in_range(dates[name]):
+                errors[name] = [date_range.OUT_OF_RANGE]
     closed_after, closed_before = dates["closed_after"], dates["closed_before"]
     if closed_after and closed_before and closed_after > closed_before:
         errors.setdefault("closed_before", []).append(

@@ -28,6 +28,7 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Region, User
+from core import dates
 from core.exceptions import Conflict, InvalidInput
 from core.forms import add_domain_error
 
@@ -67,7 +68,7 @@ def _parse_week(value: str) -> dt.date | None:
         return None
     # Weeks at the ends of the calendar would overflow the date arithmetic
     # (previous / next week, time zones); no review is held there.
-    return day if 1900 <= day.year <= 9000 else None
+    return day if dates.in_range(day) else None
 
 
 # --- the agenda of a region and week -----------------------------------------------------

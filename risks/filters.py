@@ -15,6 +15,7 @@ from accounts.filters import account_owners, search_accounts
 from accounts.models import Account, Region, Role, Segment, User
 from core.lists import (
     DATE_INPUT,
+    DateFilter,
     DateRangeFilterForm,
     StableOrderingFilter,
     renewal_window_filter,
@@ -27,7 +28,7 @@ CLOSED = "closed"
 STATUS_CHOICES = [*RiskStatus.choices, (CLOSED, "Closed (any outcome)")]
 
 
-class DayOfDateTimeFilter(django_filters.DateFilter):
+class DayOfDateTimeFilter(DateFilter):
     """An inclusive date bound on a datetime field, in the current time zone.
 
     Compares against the start of a local day rather than using ``__date``, so
@@ -112,13 +113,13 @@ class RiskFilter(django_filters.FilterSet):
         label="Account", queryset=Account.objects.all(), widget=forms.HiddenInput
     )
     renewal_within = renewal_window_filter("account__renewal_date")
-    renewal_date_after = django_filters.DateFilter(
+    renewal_date_after = DateFilter(
         field_name="account__renewal_date",
         lookup_expr="gte",
         label="Renews on or after",
         widget=DATE_INPUT,
     )
-    renewal_date_before = django_filters.DateFilter(
+    renewal_date_before = DateFilter(
         field_name="account__renewal_date",
         lookup_expr="lte",
         label="Renews on or before",
@@ -207,13 +208,13 @@ class AccountFilter(django_filters.FilterSet):
         queryset=account_owners(), label="CSM", empty_label="Any CSM"
     )
     renewal_within = renewal_window_filter("renewal_date")
-    renewal_date_after = django_filters.DateFilter(
+    renewal_date_after = DateFilter(
         field_name="renewal_date",
         lookup_expr="gte",
         label="Renews on or after",
         widget=DATE_INPUT,
     )
-    renewal_date_before = django_filters.DateFilter(
+    renewal_date_before = DateFilter(
         field_name="renewal_date",
         lookup_expr="lte",
         label="Renews on or before",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 
 from accounts.models import Region
+from core.lists import DateFilter
 
 from ..models import Agenda
 
@@ -15,7 +16,7 @@ class AgendaFilter(django_filters.FilterSet):
         queryset=Region.objects.all(),
         to_field_name="code",
     )
-    week_start = django_filters.DateFilter(label="Monday of the week (YYYY-MM-DD)")
+    week_start = DateFilter(label="Monday of the week (YYYY-MM-DD)")
 
     class Meta:
         model = Agenda

@@ -442,24 +442,32 @@ def test_second_open_record_on_an_account_is_409_with_the_existing_one(csm, risk
     assert RiskRecord.objects.count() == 1
 
 
-@pytest.mark.parametrize(
-    ("overrides", "field"),
-    [
-        ({"primary_cause": "no-such-cause"}, "primary_cause"),
-        ({"primary_cause": "low\x00usage"}, "primary_cause"),  # PostgreSQL refuses NUL
-        ({"primary_cause": ["low-usage"]}, "primary_cause"),
-        ({"primary_cause": "retired"}, "primary_cause"),
-        ({"secondary_cause": "retired"}, "secondary_cause"),
-        ({"secondary_cause": "low-usage"}, "secondary_cause"),
-        ({"secondary_cause": "no-such-cause"}, "secondary_cause"),
-        ({"summary": "   "}, "summary"),
-        ({"next_steps": ""}, "next_steps"),
-        ({"arr_at_risk": "-1"}, "arr_at_risk"),
-        ({"arr_at_risk": "1.005"}, "arr_at_risk"),
-        ({"arr_at_risk": "lots"}, "arr_at_risk"),
-        ({"account": 999999}, "account"),
-    ],
-)
+INVALID_FILINGS = [
+    ({"primary_cause": "no-such-cause"}, "primary_cause"),
+    ({"primary_cause": ["low-usage"]}, "primary_cause"),
+    ({"primary_cause": "retired"}, "primary_cause"),
+    ({"secondary_cause": "retired"}, "secondary_cause"),
+    ({"secondary_cause": "low-usage"}, "secondary_cause"),
+    ({"secondary_cause": "no-such-cause"}, "secondary_cause"),
+    ({"summary": "   "}, "summary"),
+    ({"next_steps": ""}, "next_steps"),
+    ({"arr_at_risk": "-1"}, "arr_at_risk"),
+    ({"arr_at_risk": "1.005"}, "arr_at_risk"),
+    ({"arr_at_risk": "lots"}, "arr_at_risk"),
+    ({"account": 999999}, "account"),
+]
+
+
+def test_a_nul_in_a_cause_code_is_a_400_before_any_lookup(csm, account):
+    # PostgreSQL refuses NUL in text: the parser stops it first.
+    response = client_for(csm).post(url(), filing(account, primary_cause="low\x00usage"))
+
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
+    assert not RiskRecord.objects.exists()
+
+
+@pytest.mark.parametrize(("overrides", "field"), INVALID_FILINGS)
 def test_invalid_filing_is_400_on_the_field(csm, account, overrides, field):
     factories.RootCauseFactory(code="retired", active=False)
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from .models import Account, Region, Segment, User
+from . import services
+from .models import Account, AccountStatus, Region, Segment, User
 
 CS_FIELDS = ("role", "region", "manager", "department")
 
@@ -55,9 +59,32 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
-    list_display = ("name", "external_id", "region", "segment", "arr", "renewal_date", "csm")
-    list_filter = ("region", "segment")
+    list_display = (
+        "name",
+        "external_id",
+        "region",
+        "segment",
+        "arr",
+        "renewal_date",
+        "csm",
+        "status",
+        "churned_on",
+    )
+    list_filter = ("status", "region", "segment")
     list_select_related = ("region", "segment", "csm")
     search_fields = ("name", "external_id")
     autocomplete_fields = ("csm",)
     date_hierarchy = "renewal_date"
+    # Churn is set by closing a risk record as churned; it is undone only by
+    # the "Reactivate" action, through the service.
+    readonly_fields = ("status", "churned_on")
+    actions = ("reactivate",)
+
+    @admin.action(description="Reactivate selected churned accounts", permissions=["change"])
+    def reactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        churned = list(queryset.filter(status=AccountStatus.CHURNED))
+        with transaction.atomic():
+            for account in churned:
+                services.account_reactivate(user=request.user, account=account)
+                self.log_change(request, account, "Reactivated.")
+        self.message_user(request, f"{len(churned)} account(s) reactivated.", messages.SUCCESS)

@@ -155,6 +155,11 @@ class User(AbstractUser):
 ACCOUNT_OWNER_ROLES = (Role.CSM, Role.MANAGER)
 
 
+class AccountStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    CHURNED = "churned", "Churned"
+
+
 class Account(models.Model):
     external_id = models.CharField(
         max_length=64,
@@ -181,11 +186,26 @@ class Account(models.Model):
         limit_choices_to={"role__in": ACCOUNT_OWNER_ROLES},
         verbose_name="CSM",
     )
+    # Set by closing a risk record as churned; cleared when an admin reactivates
+    # the account (accounts.services). A churned account takes no new record.
+    status = models.CharField(
+        max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
+    )
+    churned_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(arr__gte=0), name="account_arr_not_negative"),
+            models.CheckConstraint(
+                condition=Q(status__in=[choice.value for choice in AccountStatus]),
+                name="account_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=AccountStatus.ACTIVE, churned_on__isnull=True)
+                | Q(status=AccountStatus.CHURNED, churned_on__isnull=False),
+                name="account_churned_on_matches_status",
+            ),
             models.CheckConstraint(
                 condition=Q(external_id__isnull=True) | ~Q(external_id=""),
                 name="account_external_id_null_or_not_blank",
@@ -198,6 +218,10 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_churned(self) -> bool:
+        return self.status == AccountStatus.CHURNED
 
     def clean(self) -> None:
         super().clean()

@@ -28,7 +28,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Account, Region, Role, Segment, User
+from accounts.models import Account, AccountStatus, Region, Role, Segment, User
 from reviews.models import Agenda
 from reviews.scheduling import next_meeting
 from reviews.services import agenda_generate
@@ -124,8 +124,9 @@ def demo_people() -> list[Person]:
     people = [admin]
     for region, teams in TEAMS.items():
         for manager, _ in teams:
-            # Managers get the admin so they can keep their team's accounts tidy.
-            people.append(Person(**_name(manager), role=Role.MANAGER, region=region, is_staff=True))
+            # Not staff: the Django admin has nothing for managers (they work in
+            # the pages and the API); staff status would only lead them to 403s.
+            people.append(Person(**_name(manager), role=Role.MANAGER, region=region))
     for region, teams in TEAMS.items():
         for manager, csms in teams:
             people += [
@@ -727,6 +728,14 @@ def _write_risks(
             )
         )
     RiskRecord.objects.bulk_create(records)
+    # As closing through the service does: a churned record churns its account.
+    churned_accounts = []
+    for plan, record in zip(todo, records, strict=True):
+        if plan.status == RiskStatus.CHURNED:
+            record.account.status = AccountStatus.CHURNED
+            record.account.churned_on = timezone.localdate(plan.closed_at)
+            churned_accounts.append(record.account)
+    Account.objects.bulk_update(churned_accounts, ["status", "churned_on"])
 
     escalations: list[list[Escalation]] = []
     for plan, record in zip(todo, records, strict=True):

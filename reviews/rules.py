@@ -17,8 +17,16 @@ def can_review(user: User, region: Region | int) -> bool:
     return user.role in (Role.REVIEWER, Role.MANAGER) and user.region_id == region_id
 
 
-def can_generate(user: User) -> bool:
-    """May generate or refresh an agenda on demand: a manager or an admin."""
+def can_generate(user: User, region: Region | int | None = None) -> bool:
+    """May generate or refresh an agenda on demand: an admin for any region, a
+    manager for their own region. Without ``region``: for some region at all."""
     if not getattr(user, "is_authenticated", False):
         return False
-    return user.is_cs_admin or user.role == Role.MANAGER
+    if user.is_cs_admin:
+        return True
+    if user.role != Role.MANAGER or user.region_id is None:
+        return False
+    if region is None:
+        return True
+    region_id = region.pk if isinstance(region, Region) else region
+    return user.region_id == region_id

@@ -33,14 +33,14 @@ def week_start_of(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def _zone(region: Region) -> zoneinfo.ZoneInfo:
+def zone_of(region: Region) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(region.timezone)
 
 
 def meeting_at_for(region: Region, week_start: dt.date) -> dt.datetime:
     """The start of the region's meeting in the week beginning ``week_start``,
     as an aware datetime in UTC (see the module docstring for DST gaps and folds)."""
-    zone = _zone(region)
+    zone = zone_of(region)
     local_day = week_start_of(week_start) + dt.timedelta(days=region.review_weekday)
     wall_time = dt.datetime.combine(local_day, region.review_time, tzinfo=zone).replace(fold=0)
     return wall_time.astimezone(dt.UTC)
@@ -48,7 +48,7 @@ def meeting_at_for(region: Region, week_start: dt.date) -> dt.datetime:
 
 def next_meeting(region: Region, now: dt.datetime) -> tuple[dt.date, dt.datetime]:
     """``(week_start, meeting_at)`` of the first meeting starting at or after ``now``."""
-    local_today = now.astimezone(_zone(region)).date()
+    local_today = now.astimezone(zone_of(region)).date()
     week_start = week_start_of(local_today)
     meeting_at = meeting_at_for(region, week_start)
     if meeting_at < now:

@@ -46,9 +46,34 @@ _SECTION_RANK = {section.value: rank for rank, section in enumerate(SECTION_ORDE
 # --- agenda generation ----------------------------------------------------------------
 
 
-def ensure_may_generate(user: User) -> None:
+# How far ahead a person may generate an agenda (the scheduler needs no limit:
+# it only ever builds the next meeting's).
+GENERATE_WEEKS_AHEAD = 8
+
+
+def ensure_may_generate(user: User, region: Region | None = None) -> None:
     if not rules.can_generate(user):
         raise NotAllowed("Only managers and admins can generate an agenda.")
+    if region is not None and not rules.can_generate(user, region):
+        raise NotAllowed(
+            f"Managers generate agendas only for their own region; {region.code} is not yours."
+        )
+
+
+def _ensure_week_in_reach(region: Region, week_start: dt.date, now: dt.datetime) -> None:
+    """On demand, only the current week or one of the next GENERATE_WEEKS_AHEAD:
+    an agenda far ahead would mail invites for a meeting nobody plans yet."""
+    current = scheduling.week_start_of(now.astimezone(scheduling.zone_of(region)).date())
+    last = current + dt.timedelta(weeks=GENERATE_WEEKS_AHEAD)
+    if not current <= week_start <= last:
+        raise InvalidInput(
+            {
+                "week_start": [
+                    f"Choose the current week or one of the next {GENERATE_WEEKS_AHEAD} "
+                    f"(weeks starting {current.isoformat()} to {last.isoformat()})."
+                ]
+            }
+        )
 
 
 def _previous_meeting_at(region: Region, week_start: dt.date) -> dt.datetime:
@@ -211,16 +236,18 @@ def agenda_generate(
     first created once its meeting has started: it would describe today, not
     the meeting.
     """
-    if user is not None:
-        ensure_may_generate(user)
     now = now or timezone.now()
     region_pk = region.pk if isinstance(region, Region) else region
     region = Region.objects.select_for_update().get(pk=region_pk)
+    if user is not None:
+        ensure_may_generate(user, region)
     if week_start is None:
         week_start, meeting_at = scheduling.next_meeting(region, now)
     else:
         week_start = scheduling.week_start_of(week_start)
         meeting_at = scheduling.meeting_at_for(region, week_start)
+    if user is not None:
+        _ensure_week_in_reach(region, week_start, now)
 
     existing = (
         Agenda.objects.select_for_update().filter(region=region, week_start=week_start).first()

@@ -179,7 +179,7 @@ def _agenda_response(
         ),
         "lead_hours": settings.REVIEW_AGENDA_LEAD_HOURS,
         "may_review": may_review,
-        "may_generate": rules.can_generate(user),
+        "may_generate": rules.can_generate(user, region),
         "previous_url": agenda_url(region, week_start - dt.timedelta(days=7)),
         "next_url": agenda_url(region, week_start + dt.timedelta(days=7)),
         "this_week_url": agenda_url(region, current_week(region, now)),

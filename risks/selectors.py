@@ -10,7 +10,7 @@ from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from accounts.models import Account, User
+from accounts.models import Account, AccountStatus, User
 from accounts.rules import team_q
 from core import business_days
 
@@ -148,12 +148,15 @@ def tier3_risks_for_review(region_id: int | None) -> QuerySet[RiskRecord]:
 def accounts_renewing_soon(
     user: User, *, days: int = 90, today: dt.date | None = None
 ) -> QuerySet[Account]:
-    """The user's accounts renewing within ``days`` from today, with the tier and
+    """The user's active accounts renewing within ``days`` from today, with the tier and
     id of their open risk record (None without one) annotated in the same query."""
     today = today or timezone.localdate()
     return with_open_risk(
         Account.objects.filter(
-            csm=user, renewal_date__gte=today, renewal_date__lte=today + dt.timedelta(days=days)
+            csm=user,
+            status=AccountStatus.ACTIVE,
+            renewal_date__gte=today,
+            renewal_date__lte=today + dt.timedelta(days=days),
         )
     ).order_by("renewal_date", "name")
 
@@ -179,11 +182,14 @@ ACCOUNT_CHOICES_LIMIT = 200
 
 
 def fileable_accounts(user: User, *, search: str = "") -> QuerySet[Account]:
-    """Accounts ``user`` may file a risk record on, as ``rules.can_file_on``
+    """Active accounts ``user`` may file a risk record on, as ``rules.can_file_on``
     decides one by one: a CSM's own, a manager's own and their team's, all for
-    an admin, none for anyone else. ``search`` narrows by name or CRM id.
+    an admin, none for anyone else (a churned account takes no new record).
+    ``search`` narrows by name or CRM id.
     ``open_risk_id`` is annotated so the list can warn before a second filing."""
-    accounts = with_open_risk(Account.objects.select_related("region")).order_by("name", "pk")
+    accounts = with_open_risk(
+        Account.objects.select_related("region").filter(status=AccountStatus.ACTIVE)
+    ).order_by("name", "pk")
     if user.is_cs_admin:
         pass
     elif user.is_manager:

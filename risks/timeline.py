@@ -229,6 +229,8 @@ def _describe(event: TimelineEvent, names: _Names) -> TimelineEntry:
             )
         elif "arr_at_risk" in data:
             entry.details.append(("ARR lost", _show("arr_at_risk", data["arr_at_risk"], names)))
+        if data.get("account_churned_on"):
+            entry.details.append(("Account", f"churned on {_due(data['account_churned_on'])}"))
     elif kind in (TimelineKind.REVIEW_NOTE, TimelineKind.ACTION_ADDED):
         _review_event(entry, data, names)
     else:

@@ -12,15 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from accounts import rules as account_rules
+from accounts import services as account_services
 from accounts.models import ACCOUNT_OWNER_ROLES, Account, Region, Segment, User
 from core.api import CodeRelatedField, MoneyField
-from core.schema import crud_schema
+from core.schema import crud_schema, error, errors
 
 from ..filters import AccountFilter
 from ..selectors import account_api_queryset
@@ -77,9 +81,19 @@ class AccountSerializer(serializers.ModelSerializer):
             "arr",
             "renewal_date",
             "csm",
+            "status",
+            "churned_on",
             "open_risk",
         ]
-        extra_kwargs = {"external_id": {"help_text": "CRM id, unique when present."}}
+        read_only_fields = ["status", "churned_on"]
+        extra_kwargs = {
+            "external_id": {"help_text": "CRM id, unique when present."},
+            "status": {
+                "help_text": "churned once a risk record closes as churned; an admin "
+                "reactivates it (POST reactivate/)."
+            },
+            "churned_on": {"help_text": "The day the account churned, or null."},
+        }
 
     def validate_external_id(self, value: str | None) -> str | None:
         # Blank means "no CRM id": stored as NULL so that uniqueness holds
@@ -124,3 +138,20 @@ class AccountViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer: BaseSerializer) -> None:
         self._check_csm(serializer)
         serializer.save()
+
+    @extend_schema(
+        summary="Reactivate a churned account (admins)",
+        description="Risk records can be filed on it again.",
+        request=None,
+        responses={
+            200: AccountSerializer,
+            **errors(401, 403, 404),
+            409: error(409, "Not churned."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request: Request, pk: str | None = None) -> Response:
+        account = self.get_object()
+        account_services.account_reactivate(user=request.user, account=account)
+        fresh = self.get_queryset().get(pk=account.pk)
+        return Response(AccountSerializer(fresh).data)

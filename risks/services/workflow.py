@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Account, User
+from accounts.services import account_mark_churned
 from core.exceptions import Conflict, InvalidInput, NotAllowed
 from core.money import InvalidMoney, parse_money
 
@@ -206,6 +207,11 @@ def risk_open(
         Account.objects.select_for_update(of=("self",)).select_related("csm").get(pk=account.pk)
     )
     ensure_may_file_on(user, account)
+    if account.is_churned:
+        raise Conflict(
+            f"{account.name} churned on {account.churned_on:%-d %b %Y}; an admin must "
+            "reactivate the account before a new risk record can be filed."
+        )
     errors: dict[str, list[str]] = {}
     summary = _required_text(summary, "summary", errors)
     next_steps = _required_text(next_steps, "next_steps", errors)
@@ -582,6 +588,9 @@ def risk_close(
     cancelled = _cancel_pending(
         risk, user=user, now=now, why="Cancelled: the risk record was closed."
     )
+    if outcome == RiskStatus.CHURNED:
+        account = Account.objects.select_for_update().get(pk=risk.account_id)
+        risk.account = account_mark_churned(account=account, on=timezone.localdate(now))
     risk.status = outcome
     risk.arr_retained = retained
     risk.closed_by = user
@@ -609,6 +618,9 @@ def risk_close(
             "arr_at_risk": str(risk.arr_at_risk),
             "arr_retained": str(retained),
             "cancelled_escalation": cancelled.pk if cancelled else None,
+            "account_churned_on": (
+                risk.account.churned_on.isoformat() if outcome == RiskStatus.CHURNED else None
+            ),
         },
     )
     return risk

@@ -87,6 +87,8 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "account": account,
             "open_risk": open_risk,
             "past_risks": past_risks,
-            "can_file": open_risk is None and can_file_on(request.user, account),
+            "can_file": open_risk is None
+            and not account.is_churned
+            and can_file_on(request.user, account),
         },
     )

@@ -456,6 +456,8 @@ def test_account_fields(admin_api, account, csm):
         "arr": "120000.00",
         "renewal_date": account.renewal_date.isoformat(),
         "csm": csm.pk,
+        "status": "active",
+        "churned_on": None,
         "open_risk": risk.pk,
     }
 

@@ -64,7 +64,7 @@ def test_demo_logins_have_password_demo_and_their_roles(seeded):
         assert user.email.endswith("@example.com")
         assert user.first_name and user.last_name
     assert admin.role == Role.ADMIN and admin.is_staff and admin.is_superuser
-    assert manager.role == Role.MANAGER and manager.is_staff and not manager.is_superuser
+    assert manager.role == Role.MANAGER and not manager.is_staff and not manager.is_superuser
     assert manager.region.code == "EMEA"
     assert csm.role == Role.CSM and csm.region.code == "EMEA" and csm.manager == manager
     assert not csm.is_staff
@@ -264,3 +264,26 @@ def test_every_region_has_its_next_review_agenda_built_from_the_records(seeded):
         agenda.items.filter(section__in=["new", "carried_over"]).count() for agenda in agendas
     )
     assert on_agendas == tier3_open > 0
+
+
+@pytest.mark.django_db
+def test_only_demo_admins_reach_the_django_admin(client):
+    call_command("seed_demo", stdout=StringIO())
+    staff = set(User.objects.filter(is_staff=True).values_list("role", flat=True))
+    assert staff == {Role.ADMIN}
+
+    client.force_login(User.objects.get(username="manager"))
+    assert client.get("/admin/").status_code == 302  # to the admin's sign-in, not a 403 maze
+
+
+@pytest.mark.django_db
+def test_demo_accounts_whose_record_churned_are_churned():
+    call_command("seed_demo", stdout=StringIO())
+
+    churned_records = RiskRecord.objects.filter(status="churned").select_related("account")
+    assert churned_records.exists()
+    for record in churned_records:
+        assert record.account.status == "churned"
+        assert record.account.churned_on == timezone.localdate(record.closed_at)
+    active_with_open = Account.objects.filter(risks__status="open")
+    assert not active_with_open.filter(status="churned").exists()

@@ -220,11 +220,49 @@ def test_generate_errors(manager, region):
     assert client.post(f"{AGENDAS}generate/", {}).status_code == 400
     bad_date = client.post(f"{AGENDAS}generate/", {"region": "EMEA", "week_start": "0001-01-01"})
     assert bad_date.status_code == 400 and "week_start" in bad_date.json()
-    # A week whose meeting has started and that has no agenda: too late (409).
+    # A past week: out of reach for people (only the current and next 8 weeks).
     past = scheduling.week_start_of(timezone.localdate()) - dt.timedelta(days=14)
     late = client.post(f"{AGENDAS}generate/", {"region": "EMEA", "week_start": past.isoformat()})
-    assert late.status_code == 409
+    assert late.status_code == 400
+    assert "Choose the current week or one of the next 8" in late.json()["week_start"][0]
     assert not Agenda.objects.exists()
+
+
+def test_a_manager_generates_only_for_their_own_region(manager, region, week):
+    factories.RegionFactory(code="LATAM", timezone="America/Sao_Paulo")
+
+    response = api(manager).post(
+        f"{AGENDAS}generate/", {"region": "LATAM", "week_start": week.isoformat()}
+    )
+
+    assert response.status_code == 403
+    assert "only for their own region" in response.json()["detail"]
+    assert not Agenda.objects.exists()
+
+
+@pytest.mark.parametrize("weeks_ahead", [9, 52, 360000])
+def test_far_future_weeks_are_refused_to_everyone(admin_user, region, weeks_ahead):
+    this_week = scheduling.week_start_of(timezone.localdate())
+    far = this_week + dt.timedelta(weeks=min(weeks_ahead, 300000))
+
+    response = api(admin_user).post(
+        f"{AGENDAS}generate/", {"region": "EMEA", "week_start": far.isoformat()}
+    )
+
+    assert response.status_code == 400
+    assert "week_start" in response.json()
+    assert not Agenda.objects.exists()
+
+
+def test_the_eighth_week_ahead_is_still_in_reach(manager, region):
+    eighth = scheduling.week_start_of(timezone.localdate()) + dt.timedelta(weeks=8)
+
+    response = api(manager).post(
+        f"{AGENDAS}generate/", {"region": "EMEA", "week_start": eighth.isoformat()}
+    )
+
+    assert response.status_code == 201
+    assert response.json()["week_start"] == eighth.isoformat()
 
 
 # --- calendar invite ----------------------------------------------------------------------------

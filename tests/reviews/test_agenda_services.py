@@ -412,7 +412,7 @@ GENERATE_TABLE = {
     "manager": True,
     "admin": True,
     "other_reviewer": False,
-    "other_manager": True,
+    "other_manager": False,  # managers generate only for their own region
 }
 
 

@@ -1,0 +1,38 @@
+"""Writes to customer accounts that are rules, not plain edits: an account
+churns when a risk record closes as churned (called from that service, in its
+transaction), and only an admin brings a churned account back."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+
+from core.exceptions import Conflict, NotAllowed
+
+from .models import Account, AccountStatus, User
+
+
+def account_mark_churned(*, account: Account, on: dt.date) -> Account:
+    """Mark the account churned as of ``on``. The caller holds the account's
+    row (the risk record's close does) and owns the transaction."""
+    account.status = AccountStatus.CHURNED
+    account.churned_on = on
+    account.save(update_fields=["status", "churned_on"])
+    return account
+
+
+@transaction.atomic
+def account_reactivate(*, user: User, account: Account | int) -> Account:
+    """An admin brings a churned account back (e.g. it signed again), so that
+    risk records can be filed on it once more."""
+    if not user.is_cs_admin:
+        raise NotAllowed("Only CS operations admins can reactivate a churned account.")
+    pk = account.pk if isinstance(account, Account) else account
+    account = Account.objects.select_for_update().get(pk=pk)
+    if not account.is_churned:
+        raise Conflict(f"{account.name} is active; there is nothing to reactivate.")
+    account.status = AccountStatus.ACTIVE
+    account.churned_on = None
+    account.save(update_fields=["status", "churned_on"])
+    return account

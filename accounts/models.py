@@ -92,13 +92,13 @@ class Department(models.TextChoices):
 class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CSM)
     region = models.ForeignKey(
-        Region, null=True, blank=True, on_delete=models.SET_NULL, related_name="users"
+        Region, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
     manager = models.ForeignKey(
         "self",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         related_name="team",
         limit_choices_to={"role": Role.MANAGER},
         help_text="The manager who approves this person's escalations.",

@@ -1,12 +1,14 @@
-"""Writes to customer accounts that are rules, not plain edits: an account
-churns when a risk record closes as churned (called from that service, in its
-transaction), and only an admin brings a churned account back."""
+"""Writes to people and customer accounts that are rules, not plain edits: an
+account churns when a risk record closes as churned (called from that service,
+in its transaction), only an admin brings a churned account back, and people
+that records refer to are deactivated, never deleted."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import ProtectedError, RestrictedError
 
 from core.exceptions import Conflict, NotAllowed
 
@@ -36,3 +38,22 @@ def account_reactivate(*, user: User, account: Account | int) -> Account:
     account.churned_on = None
     account.save(update_fields=["status", "churned_on"])
     return account
+
+
+@transaction.atomic
+def user_delete(*, user: User, person: User) -> None:
+    """Delete a person nothing refers to. Anyone referred to (owning accounts,
+    managing a team, named on risk records, timelines, reviews…) is kept for the
+    history and deactivated instead, so the refusal says so."""
+    if not user.is_cs_admin:
+        raise NotAllowed("Only CS operations admins can delete people.")
+    if person.pk == user.pk:
+        raise NotAllowed("You cannot delete yourself.")
+    try:
+        with transaction.atomic():
+            person.delete()
+    except (ProtectedError, RestrictedError):
+        raise Conflict(
+            f"{person} is referred to by accounts, team members or records, which keep "
+            "their history: deactivate the person instead (is_active: false)."
+        ) from None

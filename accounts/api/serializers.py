@@ -86,8 +86,15 @@ class UserSerializer(serializers.ModelSerializer):
             "region",
             "manager",
             "department",
+            "is_active",
             "password",
         ]
+        extra_kwargs = {
+            "is_active": {
+                "help_text": "false deactivates the person: they can no longer sign in, "
+                "and their history stays. People records refer to are never deleted."
+            }
+        }
 
     def validate_manager(self, manager: User | None) -> User | None:
         if manager is None:

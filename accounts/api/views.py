@@ -10,7 +10,9 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from rest_framework import viewsets
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.serializers import BaseSerializer
 
+from accounts import services
 from accounts.models import Region, Segment, User
 from core.api import SignedInReadsAdminWrites
 from core.schema import crud_schema
@@ -35,11 +37,15 @@ class UserViewSet(ApiViewSet):
         return User.objects.select_related("region").order_by("username", "pk")
 
     def perform_destroy(self, instance: User) -> None:
-        # An admin deleting their own user would lose access in mid-session,
-        # possibly leaving no admin at all; another admin has to do it.
-        if instance.pk == self.request.user.pk:
-            raise PermissionDenied("You cannot delete yourself.")
-        instance.delete()
+        services.user_delete(user=self.request.user, person=instance)
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        # An admin locking themselves out could leave no admin at all.
+        if serializer.instance.pk == self.request.user.pk and (
+            serializer.validated_data.get("is_active") is False
+        ):
+            raise PermissionDenied("You cannot deactivate yourself.")
+        serializer.save()
 
 
 @crud_schema("region", RegionSerializer, filtered=False)

@@ -8,6 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Region, Role, Segment, User
@@ -181,6 +182,7 @@ def test_user_fields(admin_api, csm, manager):
         "region": "EMEA",
         "manager": manager.pk,
         "department": "",
+        "is_active": True,
     }
 
 
@@ -269,8 +271,77 @@ def test_an_account_owner_cannot_become_a_reviewer(admin_api, account):
 def test_deleting_a_user_who_owns_accounts_is_a_conflict(admin_api, account):
     response = admin_api.delete(f"{API}/users/{account.csm_id}/")
     assert response.status_code == 409
-    assert "still referred to" in response.data["detail"]
+    assert "deactivate the person instead (is_active: false)" in response.data["detail"]
     assert User.objects.filter(pk=account.csm_id).exists()
+
+
+def test_deleting_a_manager_with_a_team_is_a_conflict_and_the_team_keeps_them(
+    admin_api, manager, csm
+):
+    csm.accounts.all().delete()
+
+    response = admin_api.delete(f"{API}/users/{manager.pk}/")
+
+    assert response.status_code == 409
+    csm.refresh_from_db()
+    assert csm.manager == manager
+
+
+def test_a_person_nothing_refers_to_is_deleted(admin_api):
+    loner = factories.ReviewerFactory(username="loner")
+
+    assert admin_api.delete(f"{API}/users/{loner.pk}/").status_code == 204
+    assert not User.objects.filter(pk=loner.pk).exists()
+
+
+def test_a_deactivated_person_keeps_their_history_and_cannot_sign_in(admin_api, account):
+    csm = account.csm
+
+    response = admin_api.patch(f"{API}/users/{csm.pk}/", {"is_active": False})
+
+    assert response.status_code == 200
+    assert response.data["is_active"] is False
+    csm.refresh_from_db()
+    assert not csm.is_active
+    assert account.csm_id == csm.pk
+    assert (
+        APIClient()
+        .post(f"{API}/auth/token/", {"username": csm.username, "password": "secret-pass-123"})
+        .status_code
+        == 400
+    )
+
+
+def test_admins_cannot_deactivate_themselves(admin_api, admin_user):
+    response = admin_api.patch(f"{API}/users/{admin_user.pk}/", {"is_active": False})
+
+    assert response.status_code == 403
+    admin_user.refresh_from_db()
+    assert admin_user.is_active
+
+
+def test_a_region_with_members_cannot_be_deleted(admin_api, reviewer):
+    region = reviewer.region
+    region.accounts.all().delete()
+
+    response = admin_api.delete(f"{API}/regions/{region.pk}/")
+
+    assert response.status_code == 409
+    reviewer.refresh_from_db()
+    assert reviewer.region == region
+
+
+def test_the_admin_refuses_to_delete_a_region_with_members(client, reviewer):
+    superuser = factories.AdminFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(superuser)
+    region = reviewer.region
+
+    page = client.post(reverse("admin:accounts_region_delete", args=[region.pk]), {"post": "yes"})
+
+    assert page.status_code == 200
+    assert "Cannot delete region" in page.content.decode()
+    reviewer.refresh_from_db()
+    assert reviewer.region == region
 
 
 def test_admins_cannot_delete_themselves(admin_api, admin_user):

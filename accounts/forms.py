@@ -21,10 +21,10 @@ class ThrottledAuthenticationForm(AuthenticationForm):
             # A missing field is reported next to it; it is not a guess.
             return self.cleaned_data
         ip = throttle.client_ip(self.request)
-        locked = throttle.lockout(username, ip)
+        locked = throttle.attempt(username, ip)
         if locked is not None:
-            # The password is not even checked while locked, so guessing stays
-            # pointless until the lock ends.
+            # Counted before the check: past the limit the password is not even
+            # checked, so guessing stays pointless until the lock ends.
             raise ValidationError(locked.message, code="locked")
         try:
             super().clean()

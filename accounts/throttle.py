@@ -1,11 +1,14 @@
 """Failed sign-in throttling, shared by the web sign-in form and the API's
 token endpoint so that both count against the same limit.
 
-Failures are counted per (normalised username, client address) in the Django
+Attempts are counted per (normalised username, client address) in the Django
 cache (Redis wherever ``REDIS_URL`` is set, so every process and machine sees
-the same counts; in-memory on a newcomer's machine). ``LOGIN_FAILURE_LIMIT``
-failures within ``LOGIN_LOCKOUT_MINUTES`` lock that pair for
-``LOGIN_LOCKOUT_MINUTES``; a successful sign-in clears the count.
+the same counts; in-memory on a newcomer's machine). An attempt is counted
+*before* its password is checked, with one atomic increment (Redis ``INCR``),
+and only the first ``LOGIN_FAILURE_LIMIT`` attempts of a window get their
+password checked: guesses sent in parallel cannot slip past the limit, however
+many arrive at once. The attempt that reaches the limit without success locks
+the pair for ``LOGIN_LOCKOUT_MINUTES``; a successful sign-in clears the count.
 
 Keying on the pair rather than the username alone means that someone guessing
 passwords from one address cannot lock the real person out from theirs.
@@ -100,13 +103,13 @@ def _keys(username: str, ip: str) -> tuple[str, str]:
     # together) and hashed so that no username is stored in the cache.
     normalised = (username or "").strip().casefold()
     digest = hashlib.sha256(f"{normalised}\0{ip}".encode()).hexdigest()
-    return f"{_PREFIX}:failures:{digest}", f"{_PREFIX}:locked:{digest}"
+    return f"{_PREFIX}:attempts:{digest}", f"{_PREFIX}:locked:{digest}"
 
 
 @_fail_open(None)
 def lockout(username: str, ip: str) -> Lockout | None:
     """The lockout in force for the pair, or None when it may try to sign in."""
-    _, lock_key = _keys(username, ip)
+    attempts_key, lock_key = _keys(username, ip)
     locked_until = cache.get(lock_key)
     if locked_until is None:
         return None
@@ -115,28 +118,54 @@ def lockout(username: str, ip: str) -> Lockout | None:
     # with a cache whose timeouts are coarse.
     seconds_left = math.ceil(locked_until - _now())
     if seconds_left <= 0:
+        # The lock is over: the next attempt starts a fresh window.
+        cache.delete_many([attempts_key, lock_key])
         return None
     return Lockout(seconds_left=seconds_left)
 
 
+def _lock(lock_key: str, window: int) -> Lockout:
+    # add(): the first to lock sets the end; later ones do not push it back.
+    cache.add(lock_key, _now() + window, timeout=window)
+    locked_until = cache.get(lock_key)
+    seconds_left = window if locked_until is None else math.ceil(locked_until - _now())
+    return Lockout(seconds_left=max(1, seconds_left))
+
+
+def _count(attempts_key: str, window: int) -> int:
+    # add() starts a fixed window at the first attempt; incr() is atomic in
+    # Redis, so concurrent attempts from any number of processes all count.
+    cache.add(attempts_key, 0, timeout=window)
+    try:
+        return cache.incr(attempts_key)
+    except ValueError:  # the window ended between add() and incr()
+        cache.set(attempts_key, 1, timeout=window)
+        return 1
+
+
+@_fail_open(None)
+def attempt(username: str, ip: str) -> Lockout | None:
+    """Count a sign-in attempt before its password is checked. Returns the
+    lockout when the pair is locked or this attempt is past the limit (the
+    password must then not be checked); None when it may be checked."""
+    attempts_key, lock_key = _keys(username, ip)
+    locked = lockout(username, ip)
+    if locked is not None:
+        return locked
+    window = lockout_seconds()
+    if _count(attempts_key, window) > failure_limit():
+        return _lock(lock_key, window)
+    return None
+
+
 @_fail_open(None)
 def record_failure(username: str, ip: str) -> Lockout | None:
-    """Count a failed sign-in. Returns the lockout when this failure reached the limit."""
-    failures_key, lock_key = _keys(username, ip)
-    window = lockout_seconds()
-    # add() starts a fixed window at the first failure; incr() is atomic in
-    # Redis, so concurrent guesses from several processes are all counted.
-    cache.add(failures_key, 0, timeout=window)
-    try:
-        failures = cache.incr(failures_key)
-    except ValueError:  # the window ended between add() and incr()
-        cache.set(failures_key, 1, timeout=window)
-        failures = 1
-    if failures < failure_limit():
+    """The counted attempt failed. Returns the lockout when the attempts of the
+    window have reached the limit (this failure's answer already says so)."""
+    attempts_key, lock_key = _keys(username, ip)
+    if cache.get(attempts_key, 0) < failure_limit():
         return None
-    cache.set(lock_key, _now() + window, timeout=window)
-    cache.delete(failures_key)
-    return Lockout(seconds_left=window)
+    return _lock(lock_key, lockout_seconds())
 
 
 @_fail_open(None)
@@ -147,6 +176,7 @@ def reset(username: str, ip: str) -> None:
 
 @_fail_open(0)
 def failures(username: str, ip: str) -> int:
-    """Failures counted in the current window (for tests and diagnostics)."""
+    """Attempts counted in the current window and not yet cleared by a
+    success (for tests and diagnostics)."""
     failures_key, _ = _keys(username, ip)
     return cache.get(failures_key, 0)

@@ -64,9 +64,9 @@ class ObtainTokenView(APIView):
         serializer.is_valid(raise_exception=True)
         username = serializer.validated_data["username"]
         ip = throttle.client_ip(request._request)
-        locked = throttle.lockout(username, ip)
+        locked = throttle.attempt(username, ip)
         if locked is not None:
-            # The password is not checked while locked.
+            # Counted before the check: past the limit the password is not checked.
             return self._locked(locked)
         # The default backend refuses inactive users here as well.
         user = authenticate(

@@ -6,3 +6,13 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts and people"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_save
+
+        from .models import User
+        from .signals import revoke_tokens_on_password_change
+
+        post_save.connect(
+            revoke_tokens_on_password_change, sender=User, dispatch_uid="revoke-tokens"
+        )

@@ -307,7 +307,7 @@ def main() -> int:
     emit("dataset_regions", sizes.regions)
 
     from django.test import Client
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     from accounts.models import Role, User
     from risks.models import RootCause
@@ -315,7 +315,7 @@ def main() -> int:
     user = User.objects.create_user(
         username="bench", password="bench", role=Role.ADMIN, is_superuser=True
     )
-    token = Token.objects.create(user=user).key
+    _, token = AuthToken.objects.create(user=user)
     client = Client()
     client.force_login(user)
     region = "R01"

@@ -170,4 +170,9 @@ class TokenRequestSerializer(serializers.Serializer):
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="Send it as `Authorization: Token <token>`.")
+    token = serializers.CharField(
+        help_text="Send it as `Authorization: Token <token>`. Shown once: only a hash is kept."
+    )
+    expiry = serializers.DateTimeField(
+        help_text="When the token stops working (API_TOKEN_TTL_DAYS after it was issued)."
+    )

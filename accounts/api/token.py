@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from knox.auth import TokenAuthentication
+from knox.models import AuthToken
 from rest_framework import status
-from rest_framework.authtoken.models import Token
-from rest_framework.permissions import AllowAny
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import throttle
-from core.schema import FIELD_ERRORS_SCHEMA, ErrorDetailSerializer
+from core.schema import FIELD_ERRORS_SCHEMA, ErrorDetailSerializer, errors
 
 from .serializers import TokenRequestSerializer, TokenSerializer
 
@@ -29,8 +31,10 @@ class ObtainTokenView(APIView):
     @extend_schema(
         summary="Get an API token",
         description=(
-            "Returns the user's token, creating it on first use. Send it as "
-            "`Authorization: Token <token>`. After `LOGIN_FAILURE_LIMIT` (default 5) "
+            "Issues a new token for the user, valid for `API_TOKEN_TTL_DAYS` (default 90). "
+            "Send it as `Authorization: Token <token>`. Only a hash of it is stored, so "
+            "it is shown once; revoke it with `auth/token/revoke/`. Changing the password "
+            "revokes all of the user's tokens. After `LOGIN_FAILURE_LIMIT` (default 5) "
             "failed attempts for one username from one address within "
             "`LOGIN_LOCKOUT_MINUTES` (default 15), that pair is locked for "
             "`LOGIN_LOCKOUT_MINUTES`: 429 with a Retry-After header."
@@ -80,8 +84,8 @@ class ObtainTokenView(APIView):
                 {"non_field_errors": [INVALID_CREDENTIALS]}, status=status.HTTP_400_BAD_REQUEST
             )
         throttle.reset(username, ip)
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response(TokenSerializer({"token": token.key}).data)
+        instance, token = AuthToken.objects.create(user=user)
+        return Response(TokenSerializer({"token": token, "expiry": instance.expiry}).data)
 
     @staticmethod
     def _locked(locked: throttle.Lockout) -> Response:
@@ -90,3 +94,37 @@ class ObtainTokenView(APIView):
             status=status.HTTP_429_TOO_MANY_REQUESTS,
             headers={"Retry-After": str(locked.seconds_left)},
         )
+
+
+class RevokeTokenView(APIView):
+    """POST /api/v1/auth/token/revoke/: the token this request is signed with
+    stops working at once."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Revoke the token of this request",
+        request=None,
+        responses={204: OpenApiResponse(description="Revoked."), **errors(401)},
+    )
+    def post(self, request: Request) -> Response:
+        request.auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RevokeAllTokensView(APIView):
+    """POST /api/v1/auth/token/revoke-all/: every token of the signed-in user
+    stops working (a lost laptop, a leaked script)."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="Revoke all of your tokens",
+        request=None,
+        responses={204: OpenApiResponse(description="Revoked."), **errors(401, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        AuthToken.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

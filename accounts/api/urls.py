@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .token import ObtainTokenView
+from .token import ObtainTokenView, RevokeAllTokensView, RevokeTokenView
 from .views import RegionViewSet, SegmentViewSet, UserViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -16,5 +16,7 @@ router.register("segments", SegmentViewSet, basename="segment")
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),
+    path("auth/token/revoke/", RevokeTokenView.as_view(), name="api-token-revoke"),
+    path("auth/token/revoke-all/", RevokeAllTokensView.as_view(), name="api-token-revoke-all"),
     *router.urls,
 ]

@@ -3,6 +3,7 @@ environment variables (see the table in docs/operations.md)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import zoneinfo
 from pathlib import Path
@@ -35,7 +36,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_htmx",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "core",
@@ -122,6 +123,15 @@ LOGOUT_REDIRECT_URL = "login"
 # this many within LOGIN_LOCKOUT_MINUTES lock the pair for that long (accounts/throttle.py).
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+
+# API tokens (django-rest-knox): stored hashed, valid this many days, revocable,
+# and all revoked when the password changes (accounts/signals.py).
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90, minimum=1)
+REST_KNOX = {
+    "TOKEN_TTL": dt.timedelta(days=API_TOKEN_TTL_DAYS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
 
 # Forms render their errors next to each field (templates/forms/).
 FORM_RENDERER = "config.forms.FormRenderer"
@@ -217,7 +227,7 @@ REST_FRAMEWORK = {
     # authenticator's challenge; only the token scheme has one, which makes
     # "not signed in" a 401 (with WWW-Authenticate) rather than a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

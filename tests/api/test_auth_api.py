@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from unittest import mock
 
 import pytest
 from django.test import override_settings
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts import throttle
@@ -58,22 +60,35 @@ def clock():
 # --- the token endpoint -------------------------------------------------------------
 
 
-def test_the_right_password_gives_a_token(person):
+def test_the_right_password_gives_a_token_stored_only_as_a_hash(person, settings):
+    before = timezone.now()
     response = ask_token(person.username, PASSWORD)
+
     assert response.status_code == 200
-    assert response.data == {"token": Token.objects.get(user=person).key}
+    assert set(response.data) == {"token", "expiry"}
+    token = response.data["token"]
+    [stored] = AuthToken.objects.filter(user=person)
+    assert stored.token_key == token[: len(stored.token_key)]
+    assert token not in stored.digest  # only a hash of it is kept
+    expiry = dt.datetime.fromisoformat(response.data["expiry"])
+    ttl = dt.timedelta(days=settings.API_TOKEN_TTL_DAYS)
+    assert before + ttl <= expiry <= timezone.now() + ttl
 
 
-def test_asking_again_gives_the_same_token(person):
+def test_each_sign_in_gets_its_own_token_and_both_work(person):
     first = ask_token(person.username, PASSWORD).data["token"]
-    assert ask_token(person.username, PASSWORD).data["token"] == first
+    second = ask_token(person.username, PASSWORD).data["token"]
+
+    assert first != second
+    for token in (first, second):
+        assert token_client(token).get(ME_URL).status_code == 200
 
 
 def test_a_wrong_password_is_400_with_a_clear_message(person):
     response = ask_token(person.username, "wrong")
     assert response.status_code == 400
     assert response.data == {"non_field_errors": ["Unable to sign in with those credentials."]}
-    assert not Token.objects.filter(user=person).exists()
+    assert not AuthToken.objects.filter(user=person).exists()
 
 
 def test_an_unknown_username_is_400():
@@ -89,7 +104,7 @@ def test_an_inactive_user_gets_no_token(person):
     person.save()
     response = ask_token(person.username, PASSWORD)
     assert response.status_code == 400
-    assert not Token.objects.filter(user=person).exists()
+    assert not AuthToken.objects.filter(user=person).exists()
 
 
 def test_missing_fields_are_400_per_field():
@@ -107,9 +122,9 @@ def test_the_token_endpoint_needs_no_csrf_token(person):
 
 
 def test_the_token_authenticates_requests_without_csrf(person, admin_user):
-    token = Token.objects.create(user=admin_user)
+    _, token = AuthToken.objects.create(user=admin_user)
     client = APIClient(enforce_csrf_checks=True)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/users/").status_code == 200
     response = client.post("/api/v1/segments/", {"code": "startup", "name": "Start-up"})
     assert response.status_code == 201
@@ -191,7 +206,7 @@ def test_while_locked_even_the_right_password_is_refused(person):
     response = ask_token(person.username, PASSWORD)
     assert response.status_code == 429
     assert response.data["detail"].startswith("Too many failed sign-ins.")
-    assert not Token.objects.filter(user=person).exists()
+    assert not AuthToken.objects.filter(user=person).exists()
 
 
 def test_the_message_counts_down(person, clock):
@@ -248,3 +263,77 @@ def test_limit_and_lockout_come_from_the_settings(person, clock):
     response = ask_token(person.username, PASSWORD)
     assert response.data == {"detail": "Too many failed sign-ins. Try again in 1 minute."}
     assert response["Retry-After"] == "60"
+
+
+# --- expiry and revocation ------------------------------------------------------------------
+
+ME_URL = "/api/v1/regions/"
+
+
+def token_client(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def test_an_expired_token_is_401(person):
+    _, token = AuthToken.objects.create(user=person, expiry=dt.timedelta(seconds=-1))
+
+    response = token_client(token).get(ME_URL)
+
+    assert response.status_code == 401
+
+
+def test_a_revoked_token_stops_working_and_others_stay(person):
+    first = ask_token(person.username, PASSWORD).data["token"]
+    second = ask_token(person.username, PASSWORD).data["token"]
+
+    assert token_client(first).post("/api/v1/auth/token/revoke/").status_code == 204
+
+    assert token_client(first).get(ME_URL).status_code == 401
+    assert token_client(second).get(ME_URL).status_code == 200
+
+
+def test_revoke_all_ends_every_token_of_the_person(person):
+    tokens = [ask_token(person.username, PASSWORD).data["token"] for _ in range(3)]
+
+    assert token_client(tokens[0]).post("/api/v1/auth/token/revoke-all/").status_code == 204
+
+    assert [token_client(token).get(ME_URL).status_code for token in tokens] == [401] * 3
+    assert not AuthToken.objects.filter(user=person).exists()
+
+
+def test_changing_the_password_through_the_api_revokes_every_token(person, admin_user):
+    token = ask_token(person.username, PASSWORD).data["token"]
+    admin = APIClient()
+    admin.force_authenticate(admin_user)
+
+    response = admin.patch(f"/api/v1/users/{person.pk}/", {"password": "another-Secret-77"})
+
+    assert response.status_code == 200
+    assert token_client(token).get(ME_URL).status_code == 401
+
+
+def test_changing_the_password_on_the_web_revokes_every_token(person, client):
+    token = ask_token(person.username, PASSWORD).data["token"]
+    client.force_login(person)
+
+    response = client.post(
+        "/password/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "another-Secret-77",
+            "new_password2": "another-Secret-77",
+        },
+    )
+
+    assert response.status_code == 302
+    assert token_client(token).get(ME_URL).status_code == 401
+
+
+def test_saving_a_person_without_a_new_password_keeps_their_tokens(person):
+    token = ask_token(person.username, PASSWORD).data["token"]
+    person.first_name = "Patricia"
+    person.save()
+
+    assert token_client(token).get(ME_URL).status_code == 200

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import Segment
@@ -170,9 +170,9 @@ def test_anonymous_is_asked_to_authenticate(risk):
 
 
 def test_token_authenticates(csm, risk):
-    token = Token.objects.create(user=csm)
+    _, token = AuthToken.objects.create(user=csm)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get(url(risk.pk)).status_code == 200
 
 

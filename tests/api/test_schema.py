@@ -13,7 +13,7 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -79,7 +79,7 @@ def api_world():
             user=csm, account=account, primary_cause=cause, summary=f"s{n}", next_steps="n"
         )
         services.escalation_request(user=csm, risk=risk, reason="Help.")
-    return Token.objects.create(user=admin).key
+    return AuthToken.objects.create(user=admin)[1]
 
 
 def test_api_conforms_to_its_schema(api_world):

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from risks.models import RiskStatus, RootCause
@@ -237,10 +238,8 @@ def test_anonymous_requests_are_401(url, query):
 
 
 def test_a_token_signs_in(reviewer, records):
-    from rest_framework.authtoken.models import Token
-
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=reviewer).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=reviewer)[1]}")
     assert client.get(OUTCOMES).status_code == 200
 
 

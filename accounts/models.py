@@ -3,6 +3,7 @@ from __future__ import annotations
 import zoneinfo
 from decimal import Decimal
 
+from auditlog.registry import auditlog
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -229,3 +230,11 @@ class Account(models.Model):
             self.external_id = None
         if self.csm_id is not None and self.csm.role not in ACCOUNT_OWNER_ROLES:
             raise ValidationError({"csm": "The account owner must be a CSM or a manager."})
+
+
+# The audit trail of admin data: who changed what, when, old → new, whichever
+# way the change came in (the API, the Django admin, a service).
+auditlog.register(User, exclude_fields=["password", "last_login"])
+auditlog.register(Region)
+auditlog.register(Segment)
+auditlog.register(Account)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from auditlog.registry import auditlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -304,3 +305,7 @@ class TimelineEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("Timeline events are append-only and cannot be deleted.")
+
+
+# Root causes are admin data: their changes go on the audit trail.
+auditlog.register(RootCause)

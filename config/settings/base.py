@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "rest_framework",
     "knox",
+    "auditlog",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "core",
@@ -62,6 +63,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Who changed what in people, regions, segments, root causes and accounts.
+    "auditlog.middleware.AuditlogMiddleware",
     "config.middleware.ContentSecurityPolicyMiddleware",
     # A service's NotAllowed that a page lets through → the 403 page, in its words.
     "core.middleware.DomainErrorMiddleware",
@@ -133,6 +136,10 @@ REST_KNOX = {
     "AUTO_REFRESH": False,
 }
 
+# The audit trail (django-auditlog) keys on REMOTE_ADDR only: X-Forwarded-For
+# is written by the client (see accounts/throttle.py).
+AUDITLOG_DISABLE_REMOTE_ADDR = False
+
 # Forms render their errors next to each field (templates/forms/).
 FORM_RENDERER = "config.forms.FormRenderer"
 
@@ -164,12 +171,14 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Seconds an SMTP connection may block; a hung mail server must not hold a
 # worker (or the outbox row lock, see notifications/delivery.py) indefinitely.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
-# Absolute base of the links in notification emails (no trailing slash).
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Absolute base of the links in notification emails (no trailing slash). The
+# local settings derive the default from PORT instead (the port `make run` serves).
+SITE_URL = (os.environ.get("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
 
 # --- Redis, cache and Celery ----------------------------------------------------
 # With REDIS_URL set, Redis is the Celery broker and the cache. Without it the
-# app runs on its own: tasks execute in-process and the cache is in memory.
+# cache is in memory and tasks execute in-process, except in the local settings,
+# which use the embedded broker below with a real worker and beat (`make run`).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
@@ -191,6 +200,27 @@ def redis_settings(redis_url: str) -> dict:
         "CACHES": {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
         "CELERY_BROKER_URL": "memory://",
         "CELERY_TASK_ALWAYS_EAGER": True,
+    }
+
+
+def embedded_broker_settings(folder: Path) -> dict:
+    """A broker without a server, for one machine: kombu's filesystem transport
+    keeps each queued message as a file under ``folder`` (the queue in
+    ``folder/queue``, exchange bindings in ``folder/control``). config/celery_app.py
+    creates the folders. The local settings use it when REDIS_URL is unset, so
+    `make run` has a real worker and beat, as in production.
+
+    Unlike Redis it has no visibility timeout: a message taken by a worker that
+    is killed (not stopped) is lost; a stopped worker puts its messages back."""
+    return {
+        "CELERY_BROKER_URL": "filesystem://",
+        "CELERY_TASK_ALWAYS_EAGER": False,
+        "CELERY_BROKER_TRANSPORT_OPTIONS": {
+            **CELERY_BROKER_TRANSPORT_OPTIONS,
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "control_folder": str(folder / "control"),
+        },
     }
 
 
@@ -216,6 +246,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_start": 0,
     "interval_step": 0.5,
     "interval_max": 1,
+    # Redis hands a task that a worker took but never acknowledged (tasks are
+    # acknowledged late: the worker was killed or lost power mid-task) to
+    # another worker only after this many seconds; kombu's default is an hour.
+    # It must exceed the longest a worker legitimately holds a task, or a task
+    # still running is handed out a second time: the longest hard time limit
+    # (CELERY_TASK_TIME_LIMIT, 300 s) plus a margin for a prefetched task's wait
+    # and the retry countdowns (seconds). tests/config/test_make_run.py checks it.
+    "visibility_timeout": 600,
 }
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
@@ -227,7 +265,7 @@ REST_FRAMEWORK = {
     # authenticator's challenge; only the token scheme has one, which makes
     # "not signed in" a 401 (with WWW-Authenticate) rather than a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "core.authentication.AuditedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

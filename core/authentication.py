@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from auditlog.context import auditlog_value
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication
 
 
@@ -26,3 +27,10 @@ class AuditedTokenAuthentication(TokenAuthentication):
             else:
                 context["actor"] = result[0]
         return result
+
+
+class AuditedTokenScheme(KnoxTokenScheme):
+    """The schema's description of the scheme: `Authorization: Token <token>`."""
+
+    target_class = "core.authentication.AuditedTokenAuthentication"
+    name = "tokenAuth"

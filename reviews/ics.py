@@ -22,10 +22,12 @@ def agenda_invite(
     *,
     url: str,
     attendees: Iterable[str] = (),
+    method: str = ics.REQUEST,
     now: dt.datetime | None = None,
 ) -> str:
     """The invite for the agenda's meeting (``meeting_at``, 60 minutes), linking
-    to ``url`` (the agenda page)."""
+    to ``url`` (the agenda page): a REQUEST to ``attendees`` for the email, a
+    PUBLISH without attendees for the download."""
     region = agenda.region
     return ics.meeting_invite(
         uid=agenda_uid(agenda),
@@ -38,5 +40,6 @@ def agenda_invite(
         ),
         url=url,
         attendees=attendees,
+        method=method,
         now=now,
     )

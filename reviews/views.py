@@ -31,6 +31,7 @@ from accounts.models import Region, User
 from core import dates
 from core.exceptions import Conflict, InvalidInput
 from core.forms import add_domain_error
+from notifications import ics as ics_writer
 
 from . import ics, notifications, rules, scheduling, selectors, services
 from .forms import (
@@ -255,7 +256,7 @@ def calendar(request: HttpRequest, region_code: str, week: str) -> HttpResponse:
         Agenda.objects.select_related("region"), region__code=region_code, week_start=week_start
     )
     response = HttpResponse(
-        ics.agenda_invite(agenda, url=notifications.agenda_url(agenda)),
+        ics.agenda_invite(agenda, url=notifications.agenda_url(agenda), method=ics_writer.PUBLISH),
         content_type="text/calendar; charset=utf-8",
     )
     filename = f"review-{agenda.region.code}-{agenda.week_start.isoformat()}.ics"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
@@ -15,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import throttle
+from core.authentication import AuditedTokenAuthentication as TokenAuthentication
 from core.schema import FIELD_ERRORS_SCHEMA, ErrorDetailSerializer, errors
 
 from .serializers import TokenRequestSerializer, TokenSerializer

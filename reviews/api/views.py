@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.schema import FIELD_ERRORS_SCHEMA, ConflictSerializer, ErrorDetailSerializer
+from notifications import ics as ics_writer
 
 from .. import ics, notifications, scheduling, selectors, services
 from ..models import ActionItem, Agenda, AgendaItem
@@ -159,7 +160,9 @@ class AgendaViewSet(viewsets.ReadOnlyModelViewSet):
     def calendar(self, request: Request, pk: str | None = None) -> HttpResponse:
         agenda = self.get_object()
         response = HttpResponse(
-            ics.agenda_invite(agenda, url=notifications.agenda_url(agenda)),
+            ics.agenda_invite(
+                agenda, url=notifications.agenda_url(agenda), method=ics_writer.PUBLISH
+            ),
             content_type="text/calendar; charset=utf-8",
         )
         filename = f"review-{agenda.region.code}-{agenda.week_start.isoformat()}.ics"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.contrib.staticfiles import finders
 import schemathesis
 from django.core.management import call_command
 from django.core.signals import request_finished, request_started
@@ -63,6 +64,9 @@ def test_schema_and_docs_are_served_without_a_cdn(client):
     assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "cdn." not in html and "unpkg" not in html
     assert "<script>" not in html  # the split view keeps scripts out of the page
+    assert "<style" not in html and "style=" not in html  # nothing the CSP refuses
+    assert "/static/css/api-docs.css" in html
+    assert finders.find("css/api-docs.css")
 
 
 @pytest.fixture

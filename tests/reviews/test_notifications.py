@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+import icalendar
 import pytest
 from django.core import mail
 from django.test import override_settings
@@ -304,20 +305,35 @@ def _unfold(text: str) -> list[str]:
     return text.replace("\r\n ", "").split("\r\n")[:-1]
 
 
+def _invite(**overrides) -> str:
+    fields = {
+        "uid": "x@red-account",
+        "start": dt.datetime(2025, 3, 12, 14, tzinfo=dt.UTC),
+        "end": dt.datetime(2025, 3, 12, 15, tzinfo=dt.UTC),
+        "summary": "Review",
+        "description": "Agenda",
+        "url": "http://127.0.0.1:8000/reviews/",
+        **overrides,
+    }
+    return ics_writer.meeting_invite(**fields)
+
+
 def test_text_values_are_escaped():
-    assert ics_writer.escape_text("a\\b;c,d\ne\r\nf") == "a\\\\b\\;c\\,d\\ne\\nf"
+    lines = _unfold(_invite(summary="a\\b;c,d\ne\r\nf"))
+    assert "SUMMARY:a\\\\b\\;c\\,d\\ne\\nf" in lines
+    parsed = icalendar.Calendar.from_ical(_invite(summary="a;b,c")).walk("VEVENT")[0]
+    assert str(parsed["SUMMARY"]) == "a;b,c"
 
 
 def test_long_lines_are_folded_at_75_octets_without_splitting_characters():
-    line = "DESCRIPTION:" + "Überprüfung der Kündigungsrisiken, " * 8
-    folded = ics_writer.fold(line)
+    description = "Überprüfung der Kündigungsrisiken, " * 8
+    text = _invite(description=description)
 
-    physical = folded.split("\r\n")
-    assert len(physical) > 1
+    physical = text.split("\r\n")
     assert all(len(part.encode("utf-8")) <= 75 for part in physical)
-    assert all(part.startswith(" ") for part in physical[1:])
-    assert folded.replace("\r\n ", "") == line
-    assert ics_writer.fold("SUMMARY:short") == "SUMMARY:short"
+    assert any(part.startswith(" ") for part in physical)
+    parsed = icalendar.Calendar.from_ical(text).walk("VEVENT")[0]
+    assert str(parsed["DESCRIPTION"]) == description
 
 
 @override_settings(DEFAULT_FROM_EMAIL="Red Account <red-account@example.com>")
@@ -346,12 +362,25 @@ def test_agenda_invite_is_a_valid_request_for_the_meeting(agenda):
         f"week of 2025-03-10.\\nAgenda: {notifications.agenda_url(agenda)}"
     )
     assert props["URL"] == notifications.agenda_url(agenda)
-    assert props["ORGANIZER;CN=Red Account"] == "mailto:red-account@example.com"
+    assert props['ORGANIZER;CN="Red Account"'] == "mailto:red-account@example.com"
     attendees = [line for line in lines if line.startswith("ATTENDEE")]
     assert [line.rsplit(":", 1)[1] for line in attendees] == [
         "rita@example.com",
         "carl@example.com",
     ]
+
+
+def test_the_download_publishes_the_event_without_attendees(agenda):
+    lines = _unfold(
+        ics.agenda_invite(
+            agenda,
+            url=notifications.agenda_url(agenda),
+            attendees=["rita@example.com"],
+            method=ics_writer.PUBLISH,
+        )
+    )
+    assert "METHOD:PUBLISH" in lines
+    assert not [line for line in lines if line.startswith("ATTENDEE")]
 
 
 def test_invite_uid_is_stable_per_agenda(agenda):

@@ -15,3 +15,10 @@ class ReviewsConfig(AppConfig):
         from .selectors import agenda_references
 
         register_resolver(agenda_references)
+
+        # A record reaching tier 3, leaving it or closing refreshes the agenda.
+        from risks.signals import review_relevant_change
+
+        from .receivers import refresh_region_agendas
+
+        review_relevant_change.connect(refresh_region_agendas, dispatch_uid="refresh-agendas")

@@ -3,6 +3,6 @@
 
 from __future__ import annotations
 
-from .agenda import generate_due_agendas, generate_region_agenda
+from .agenda import generate_due_agendas, generate_region_agenda, refresh_upcoming_agendas
 
-__all__ = ["generate_due_agendas", "generate_region_agenda"]
+__all__ = ["generate_due_agendas", "generate_region_agenda", "refresh_upcoming_agendas"]

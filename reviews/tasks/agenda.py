@@ -81,3 +81,32 @@ def generate_region_agenda(self, region_id: int, week_start_iso: str) -> int | N
         logger.warning("No agenda for %s week %s: %s", region.code, week_start_iso, refusal)
         return None
     return agenda.pk
+
+
+@shared_task(
+    name="reviews.tasks.refresh_upcoming_agendas",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=5,
+    soft_time_limit=120,
+    time_limit=150,
+)
+def refresh_upcoming_agendas(region_id: int) -> list[int]:
+    """Refresh the region's agendas whose meeting has not started (a record
+    reached tier 3, left it or closed). Idempotent: a refresh recomputes the
+    items and keeps those with notes or action items. Returns their ids."""
+    weeks = list(
+        Agenda.objects.filter(
+            region_id=region_id, status=AgendaStatus.SCHEDULED, meeting_at__gt=timezone.now()
+        ).values_list("week_start", flat=True)
+    )
+    refreshed = []
+    for week_start in weeks:
+        try:
+            refreshed.append(services.agenda_generate(region=region_id, week_start=week_start).pk)
+        except Conflict as refusal:  # the meeting started meanwhile: frozen
+            logger.info(
+                "Agenda of region %s week %s not refreshed: %s", region_id, week_start, refusal
+            )
+    return refreshed

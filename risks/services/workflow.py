@@ -21,7 +21,7 @@ from accounts.services import account_mark_churned
 from core.exceptions import Conflict, InvalidInput, NotAllowed
 from core.money import InvalidMoney, parse_money
 
-from .. import notifications, rules
+from .. import notifications, rules, signals
 from ..models import (
     CLOSED_STATUSES,
     Escalation,
@@ -365,6 +365,8 @@ def _approve(escalation: Escalation, risk: RiskRecord, *, user: User, note: str,
     escalation.decision_note = note
     escalation.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
     _set_tier(risk, escalation.to_tier, now)
+    if escalation.to_tier == Tier.REVIEW:
+        signals.review_relevant_change.send(sender=RiskRecord, risk=risk)
     timeline_add(
         risk=risk,
         kind=TimelineKind.ESCALATION_APPROVED,
@@ -425,6 +427,8 @@ def escalation_request(*, user: User, risk: RiskRecord | int, reason: str) -> Es
         _approve(escalation, risk, user=user, note="", now=now)
     else:
         notifications.escalation_requested(escalation)
+        if escalation.to_tier == Tier.REVIEW:  # "waiting for approval to tier 3"
+            signals.review_relevant_change.send(sender=RiskRecord, risk=risk)
     return escalation
 
 
@@ -525,6 +529,8 @@ def risk_deescalate(
     risk.tier_changed_at = now
     risk.version += 1
     risk.save(update_fields=["tier", "tier_changed_at", "version"])
+    if from_tier == Tier.REVIEW:
+        signals.review_relevant_change.send(sender=RiskRecord, risk=risk)
     timeline_add(
         risk=risk,
         kind=TimelineKind.DEESCALATED,
@@ -591,6 +597,8 @@ def risk_close(
     if outcome == RiskStatus.CHURNED:
         account = Account.objects.select_for_update().get(pk=risk.account_id)
         risk.account = account_mark_churned(account=account, on=timezone.localdate(now))
+    if risk.max_tier == Tier.REVIEW:
+        signals.review_relevant_change.send(sender=RiskRecord, risk=risk)
     risk.status = outcome
     risk.arr_retained = retained
     risk.closed_by = user

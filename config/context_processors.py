@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 
 
@@ -12,3 +13,8 @@ def navigation(request: HttpRequest) -> dict:
         "nav_can_approve": user.is_manager or user.is_cs_admin,
         "nav_can_file": user.role in ("csm", "manager") or user.is_cs_admin,
     }
+
+
+def currency(request: HttpRequest) -> dict:
+    """The currency of every amount (``CURRENCY``), for column headers."""
+    return {"currency": settings.CURRENCY}

@@ -1,10 +1,14 @@
 """Amounts of money (ARR): one parser and one message for every way in — the
-services, the HTML forms and the API fields all use ``parse_money``."""
+services, the HTML forms and the API fields all use ``parse_money`` — and one
+way to show an amount to people, with the currency (``CURRENCY``)."""
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
 
 MONEY_DIGITS = 14
 MONEY_PLACES = 2
@@ -37,3 +41,23 @@ def parse_money(value: Any) -> Decimal:
     if amount != amount.quantize(CENT):
         raise InvalidMoney
     return amount.quantize(CENT)
+
+
+def format_amount(value: Decimal | int | float | str | None) -> str:
+    """125000 → "125,000": for a table whose column header names the currency.
+    Cents only when there are any; no amount → "—"."""
+    if value in (None, ""):
+        return "—"
+    amount = Decimal(str(value))
+    if amount == amount.to_integral_value():
+        return intcomma(f"{amount:.0f}")
+    return intcomma(f"{amount:.2f}")
+
+
+def format_money(value: Decimal | int | float | str | None) -> str:
+    """An amount as people read it, with the currency: 125000 → "USD 125,000".
+    (The API and CSV files carry plain decimal strings; their currency is
+    the deployment's ``CURRENCY``, documented.)"""
+    if value in (None, ""):
+        return "—"
+    return f"{settings.CURRENCY} {format_amount(value)}"

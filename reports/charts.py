@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from core.money import format_money
 from risks.models import Tier
 
 WIDTH = 760
@@ -108,14 +110,6 @@ def short_number(value: Number) -> str:
     if amount == int(amount):
         return f"{sign}{int(amount)}"
     return f"{sign}{amount:.1f}"
-
-
-def grouped_number(value: Number) -> str:
-    """125000 → "125,000" for tooltips, as the |money filter shows money."""
-    amount = Decimal(value)
-    if amount == amount.to_integral_value():
-        return f"{amount:,.0f}"
-    return f"{amount:,.2f}"
 
 
 def shorten(text: str, max_chars: int) -> str:
@@ -379,7 +373,9 @@ def open_risk_chart(
     """ARR at risk of open records per renewal period, stacked by tier.
 
     ``values`` maps (period, tier) to the ARR at risk; missing pairs are 0."""
-    title = f"Open ARR at risk by renewal {period_label.lower()}, stacked by tier"
+    title = (
+        f"Open ARR at risk ({settings.CURRENCY}) by renewal {period_label.lower()}, stacked by tier"
+    )
     if not periods:
         return _empty_chart(
             chart_id=chart_id, title=title, message="No open risk records match these filters."
@@ -473,7 +469,7 @@ def open_risk_chart(
                         _num(bar_height),
                         period,
                         item.label,
-                        grouped_number(value),
+                        format_money(value),
                     )
                 )
         parts.append(

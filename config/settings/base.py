@@ -85,6 +85,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.navigation",
+                "config.context_processors.currency",
             ],
         },
     },
@@ -171,6 +172,13 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Seconds an SMTP connection may block; a hung mail server must not hold a
 # worker (or the outbox row lock, see notifications/delivery.py) indefinitely.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+# The currency every amount of money is in (ISO 4217 code), shown with amounts.
+CURRENCY = os.environ.get("CURRENCY", "USD").strip().upper()
+if not (len(CURRENCY) == 3 and CURRENCY.isascii() and CURRENCY.isalpha()):
+    raise ImproperlyConfigured(
+        f"CURRENCY must be a 3-letter ISO 4217 code, e.g. EUR; got {CURRENCY!r}."
+    )
+
 # Absolute base of the links in notification emails (no trailing slash). The
 # local settings derive the default from PORT instead (the port `make run` serves).
 SITE_URL = (os.environ.get("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")

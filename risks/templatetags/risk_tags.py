@@ -6,10 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 from django import template
-from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.money import format_amount, format_money
 from risks.models import RiskStatus, Tier
 
 register = template.Library()
@@ -44,13 +44,14 @@ def status_badge(status: str, label: str | None = None) -> str:
 
 @register.filter
 def money(value: Decimal | int | float | None) -> str:
-    """125000 → "125,000"; cents are shown only when there are any."""
-    if value in (None, ""):
-        return "—"
-    amount = Decimal(value)
-    if amount == amount.to_integral_value():
-        return intcomma(f"{amount:.0f}")
-    return intcomma(f"{amount:.2f}")
+    """125000 → "USD 125,000" (``core.money.format_money``)."""
+    return format_money(value)
+
+
+@register.filter
+def amount(value: Decimal | int | float | None) -> str:
+    """125000 → "125,000", in a column whose header names the currency."""
+    return format_amount(value)
 
 
 def _as_date(value: dt.date | dt.datetime) -> dt.date:

@@ -71,3 +71,46 @@ def test_the_filing_form_and_the_api_answer_with_the_same_message(
     assert answer.status_code == 400
     assert answer.json() == {"arr_at_risk": [MONEY_MESSAGE]}
     assert not RiskRecord.objects.exists()
+
+
+def test_people_read_amounts_with_the_currency(settings):
+    from core.money import format_amount, format_money
+
+    settings.CURRENCY = "EUR"
+    assert format_money(Decimal("208800.00")) == "EUR 208,800"
+    assert format_money("1234.5") == "EUR 1,234.50"
+    assert format_money(None) == "—"
+    assert format_amount(Decimal("208800.00")) == "208,800"
+
+
+@pytest.mark.parametrize("value", ["EURO", "€", "12", "e u"])
+def test_a_currency_that_is_not_an_iso_code_stops_start_up(value):
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import config.settings.local"],
+        env={**os.environ, "CURRENCY": value, "DJANGO_SETTINGS_MODULE": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "CURRENCY must be a 3-letter ISO 4217 code" in result.stderr
+
+
+@pytest.mark.django_db
+def test_escalation_emails_print_money_with_the_currency(
+    csm, manager, account, low_usage, django_capture_on_commit_callbacks, mailoutbox
+):
+    from risks import services
+
+    with django_capture_on_commit_callbacks(execute=True):
+        risk = services.risk_open(
+            user=csm, account=account, primary_cause=low_usage, summary="S.", next_steps="N."
+        )
+        services.escalation_request(user=csm, risk=risk, reason="Help.")
+
+    [message] = mailoutbox
+    assert "ARR at risk: USD 120,000" in message.body

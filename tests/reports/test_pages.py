@@ -243,8 +243,8 @@ def test_outcomes_page_shows_chart_and_table_with_totals(signed_in, dataset):
         "Churned",
         "Withdrawn",
         "Save rate",
-        "ARR saved",
-        "ARR lost",
+        "ARR saved (USD)",
+        "ARR lost (USD)",
         "Median days to close",
     ]
     rows = {row[0]: row[1:] for row in table.body}
@@ -464,7 +464,7 @@ def test_open_risk_page_shows_tiers_by_renewal_period_with_totals(signed_in, dat
     assert table.body == [[period, "1", "12,500.50", "1", "25,000", "0", "0", "2", "37,500.50"]]
     assert table.foot == [["Total", "1", "12,500.50", "1", "25,000", "0", "0", "2", "37,500.50"]]
     svg = svg_of(response)
-    assert "Open ARR at risk by renewal month" in svg
+    assert "Open ARR at risk (USD) by renewal month" in svg
     assert "Tier 3 · Review" in svg
 
 

@@ -192,7 +192,7 @@ def test_agenda_email_lists_items_per_section_in_order(agenda, csm, low_usage):
     assert body.index("Early Renewal AG") < body.index("Late Renewal AG")
     assert body.index("Carried over (0)") < body.index("Resolved since the last review (1)")
     assert body.index("Resolved since the last review (1)") < body.index("Saved Corp")
-    assert "Saved Corp — Enterprise, ARR at risk 120000.00, renewal" in body
+    assert "Saved Corp — Enterprise, ARR at risk USD 120,000, renewal" in body
     assert ", saved" in body
 
 

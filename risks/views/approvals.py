@@ -11,11 +11,14 @@ The endpoints serve three callers:
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST
@@ -155,8 +158,7 @@ def _row(
 ) -> HttpResponse:
     """The queue row of escalation ``pk`` as it is now, for htmx to swap in."""
     escalation = selectors.with_waiting_time(selectors.escalation_queryset().filter(pk=pk))[0]
-    return render(
-        request,
+    row = render_to_string(
         "risks/_approval_row.html",
         {
             "escalation": escalation,
@@ -166,6 +168,28 @@ def _row(
             "note_error": note_error,
             "reject_note": note,
         },
+        request=request,
+    )
+    return HttpResponse(row + _counts_oob(request, next_url))
+
+
+def _counts_oob(request: HttpRequest, next_url: str) -> str:
+    """The queue's counters as they are now, as out-of-band swaps: the page the
+    row is on (the queue or a home page) shows them above its table. An admin's
+    queue filtered by region (``next`` is that page) counts that region only."""
+    user = request.user
+    region_code = None
+    if user.is_cs_admin:
+        region_code = parse_qs(urlsplit(next_url).query).get("region", [""])[0] or None
+    queue = selectors.with_waiting_time(selectors.approval_queue(user, region_code=region_code))
+    return render_to_string(
+        "risks/_approval_counts.html",
+        {
+            "oob": True,
+            "waiting_count": len(queue),
+            "overdue_count": sum(1 for escalation in queue if escalation.overdue),
+        },
+        request=request,
     )
 
 

@@ -335,11 +335,55 @@ def _show_value(name: str, value: Any) -> str:
     return str(value)
 
 
-def _edit_differences(current: RiskRecord, yours: dict[str, Any]) -> list[Difference]:
-    """The editable fields where the saved record and the user's form differ.
-    The value the user started from is not known, so both sides are shown."""
+def _loaded_values(risk: RiskRecord) -> dict[str, str]:
+    """The editable values of ``risk`` as the edit form carries them in hidden
+    ``loaded_<field>`` inputs: what the user started from."""
+    return {
+        "primary_cause": str(risk.primary_cause_id or ""),
+        "secondary_cause": str(risk.secondary_cause_id or ""),
+        "summary": risk.summary,
+        "next_steps": risk.next_steps,
+        "arr_at_risk": str(risk.arr_at_risk),
+    }
+
+
+def _posted_loaded_values(post: Any, risk: RiskRecord) -> dict[str, str]:
+    """The ``loaded_<field>`` values a form posted, the record's own where one is missing."""
+    fallback = _loaded_values(risk)
+    return {name: post.get(f"loaded_{name}", fallback[name]) for name in fallback}
+
+
+def _same_as_loaded(name: str, mine: Any, loaded: str) -> bool:
+    if isinstance(mine, RootCause) or mine is None:
+        return str(mine.pk if mine else "") == loaded.strip()
+    if isinstance(mine, Decimal):
+        try:
+            return _comparable(name, mine) == _comparable(name, Decimal(loaded.strip()))
+        except ArithmeticError:
+            return False
+    return _comparable(name, mine) == _comparable(name, loaded)
+
+
+def _changed_fields(yours: dict[str, Any], post: Any) -> list[str]:
+    """The editable fields the user changed: their value differs from the
+    ``loaded_<field>`` value the page was loaded with. A post without it (an
+    older page, a script) counts the field as changed."""
+    return [
+        name
+        for name in services.EDITABLE_FIELDS
+        if f"loaded_{name}" not in post
+        or not _same_as_loaded(name, yours.get(name), post[f"loaded_{name}"])
+    ]
+
+
+def _edit_differences(
+    current: RiskRecord, yours: dict[str, Any], changed: list[str]
+) -> list[Difference]:
+    """The fields the user changed whose value differs from the saved record:
+    what saving again would replace. Fields the user left alone are not
+    proposed, whatever someone else saved in them."""
     differences = []
-    for name in services.EDITABLE_FIELDS:
+    for name in changed:
         saved, mine = getattr(current, name), yours.get(name)
         if _comparable(name, saved) == _comparable(name, mine):
             continue
@@ -362,30 +406,48 @@ def risk_edit(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(detail_url(risk))
     keep = (risk.primary_cause, risk.secondary_cause)
     differences: list[Difference] = []
+    loaded = _loaded_values(risk)
     status = 200
     if request.method == "POST":
         form = RiskEditForm(request.POST, keep_causes=keep)
+        loaded = _posted_loaded_values(request.POST, risk)
         status = 400
         if form.is_valid():
             data = form.cleaned_data
+            # Only what the user changed is sent: a field they left alone keeps
+            # whatever is saved, even if someone else changed it meanwhile.
+            changed = _changed_fields(data, request.POST)
+            if not changed:
+                messages.info(request, "Nothing to save: no field was changed.")
+                return redirect(detail_url(risk))
             try:
                 updated = services.risk_edit(
                     user=request.user,
                     risk=risk.pk,
                     version=data["version"],
-                    **{name: data[name] for name in services.EDITABLE_FIELDS},
+                    **{name: data[name] for name in changed},
                 )
             except Conflict as error:
                 current = error.existing if isinstance(error.existing, RiskRecord) else None
                 if current is None or not current.is_open:
                     messages.error(request, error.message)
                     return redirect(detail_url(risk))
-                # Keep the user's text; show what differs from the saved record;
-                # the form now carries the current version, so saving again is a
-                # deliberate overwrite.
-                differences = _edit_differences(current, data)
+                differences = _edit_differences(current, data, changed)
+                if not differences:
+                    messages.info(
+                        request, "Nothing to save: the saved record already has your changes."
+                    )
+                    return redirect(detail_url(current))
+                # The form now starts from the current record: the fields the
+                # user changed keep their text, the others show what is saved,
+                # and version and loaded_<field> are the current ones, so saving
+                # again replaces exactly the listed fields, deliberately.
+                loaded = _loaded_values(current)
                 fresh = request.POST.copy()
                 fresh["version"] = str(current.version)
+                for name in services.EDITABLE_FIELDS:
+                    if name not in changed:
+                        fresh[name] = loaded[name]
                 form = RiskEditForm(
                     fresh, keep_causes=(*keep, current.primary_cause, current.secondary_cause)
                 )
@@ -394,8 +456,9 @@ def risk_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     None,
                     "Someone else saved changes to this record after you opened it "
                     f"(you had version {data['version']}, it is now version {current.version}). "
-                    "Your text is kept below. Compare it with the saved values, then save "
-                    "again to replace them with yours, or cancel to keep what is saved.",
+                    "Your changes are kept below and the other fields now show the saved "
+                    "values. Compare your changes with the saved values, then save again to "
+                    "replace them with yours, or cancel to keep what is saved.",
                 )
                 risk = current
                 status = 409
@@ -419,5 +482,11 @@ def risk_edit(request: HttpRequest, pk: int) -> HttpResponse:
             },
             keep_causes=keep,
         )
-    context = {"risk": risk, "account": risk.account, "form": form, "differences": differences}
+    context = {
+        "risk": risk,
+        "account": risk.account,
+        "form": form,
+        "differences": differences,
+        "loaded": loaded,
+    }
     return render(request, "risks/edit.html", context, status=status)

@@ -4,6 +4,7 @@ count behind the overdue highlighting."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 
 import pytest
@@ -298,6 +299,77 @@ def test_approve_from_a_queue_row_with_htmx_returns_the_updated_row(client, mana
     assert RiskRecord.objects.get(pk=escalation.risk_id).tier == 2
     # The row says it; a message would show up again on the next page.
     assert flash(response) == []
+
+
+def counters(html: str) -> dict[str, str]:
+    """The out-of-band counters of an htmx row response, by element id."""
+    found = {}
+    for element_id in ("approval-waiting", "approval-overdue"):
+        start = html.index(f'id="{element_id}"')
+        element = html[start : html.index("</li>", start)]
+        assert 'hx-swap-oob="true"' in element
+        found[element_id] = " ".join(re.sub(r"<[^>]+>", " ", element.split(">", 1)[1]).split())
+    return found
+
+
+@pytest.mark.django_db
+def test_approving_in_place_updates_the_queue_counter(client, manager, csm, region):
+    queue = [
+        pending_escalation(csm, factories.AccountFactory(csm=csm, region=region)) for _ in range(3)
+    ]
+    client.force_login(manager)
+    page = client.get(reverse("risks:approvals")).content.decode()
+    assert 'id="approval-waiting"' in page
+    assert "3</span> escalations waiting for a decision" in page
+
+    response = client.post(
+        reverse("risks:approve", args=[queue[0].pk]),
+        {"note": "", "next": reverse("risks:approvals")},
+        **row_htmx(queue[0]),
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith(f'<tr id="escalation-{queue[0].pk}"')
+    # After the row, wrapped in <template> because the row is a <tr>.
+    assert html.index("<template>") > html.index("</tr>")
+    assert counters(html) == {
+        "approval-waiting": "2 escalations waiting for a decision",
+        "approval-overdue": "0 waiting more than 2 business days",
+    }
+
+    rejected = client.post(
+        reverse("risks:reject", args=[queue[1].pk]),
+        {"note": "Handle it at tier 1.", "next": reverse("home")},
+        **row_htmx(queue[1]),
+    )
+    assert counters(rejected.content.decode())["approval-waiting"] == (
+        "1 escalation waiting for a decision"
+    )
+
+
+@pytest.mark.django_db
+def test_admin_counter_after_an_in_place_decision_keeps_the_region_filter(
+    client, admin_user, csm, account
+):
+    na = factories.RegionFactory(code="NA", name="North America", timezone="America/New_York")
+    na_csm = factories.CsmFactory(username="nina", region=na)
+    emea = pending_escalation(csm, account)
+    pending_escalation(na_csm, factories.AccountFactory(csm=na_csm, region=na))
+    pending_escalation(na_csm, factories.AccountFactory(csm=na_csm, region=na))
+    client.force_login(admin_user)
+
+    filtered = client.post(
+        reverse("risks:approve", args=[emea.pk]),
+        {"note": "", "next": reverse("risks:approvals") + "?region=EMEA"},
+        **row_htmx(emea),
+    )
+
+    assert counters(filtered.content.decode())["approval-waiting"] == (
+        "0 escalations waiting for a decision"
+    )
+    home = client.get(reverse("home")).content.decode()
+    assert "2</span> escalations waiting for a decision" in home
 
 
 @pytest.mark.django_db

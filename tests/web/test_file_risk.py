@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -203,7 +204,7 @@ def test_account_options_show_name_region_and_arr(client, csm, account):
 
     html = client.get(file_url()).content.decode()
 
-    assert f"{account.name} — EMEA — ARR 120,000" in html
+    assert f"{account.name} — EMEA — ARR USD 120,000" in html
 
 
 def test_search_narrows_the_account_list_without_javascript(client, csm):
@@ -353,3 +354,41 @@ def test_manager_files_on_a_team_members_account(client, manager, account, low_u
     assert response.status_code == 302
     risk = RiskRecord.objects.get()
     assert (risk.account, risk.opened_by) == (account, manager)
+
+
+def test_every_error_shows_at_once_with_a_linked_summary(client, csm, account, low_usage):
+    client.force_login(csm)
+
+    response = client.post(file_url(), form_data(account, low_usage, summary="", arr_at_risk="-5"))
+
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert errors["summary"] == ["This field is required."]
+    assert "arr_at_risk" in errors
+    html = response.content.decode()
+    assert 'id="id_summary_error"' in html and 'id="id_arr_at_risk_error"' in html
+    start = html.index('<div class="error-summary"')
+    summary = html[start : html.index("</div>", start)]
+    assert 'role="alert"' in summary and 'tabindex="-1"' in summary
+    assert re.findall(r'<a href="#([^"]+)">', summary) == ["id_summary", "id_arr_at_risk"]
+    assert "Summary: This field is required." in summary
+    # The browser's own checks would stop at the first problem: the server reports all.
+    form_tag = html[html.index('<form method="post" action="/risks/new/"') :]
+    assert "novalidate" in form_tag[: form_tag.index(">")]
+    assert not RiskRecord.objects.exists()
+
+
+def test_error_summary_links_a_radio_group_to_its_first_option(client, csm, account, low_usage):
+    client.force_login(csm)
+
+    response = client.post(
+        file_url(), form_data(account, low_usage, primary_cause="", next_steps="")
+    )
+
+    html = response.content.decode()
+    start = html.index('<div class="error-summary"')
+    links = re.findall(r'<a href="#([^"]+)">', html[start : html.index("</div>", start)])
+    assert links[1:] == ["id_next_steps"]
+    assert f'id="{links[0]}"' in html and 'name="primary_cause"' in html
+    first_radio = html[html.index(f'id="{links[0]}"') - 200 : html.index(f'id="{links[0]}"')]
+    assert 'name="primary_cause"' in first_radio

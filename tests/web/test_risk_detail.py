@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 from django.contrib.messages import get_messages
@@ -172,7 +174,7 @@ def test_timeline_renders_event_data_in_words(client, csm, manager, risk, defect
     assert "Usage halved since the champion left." in html  # the "from" of the edit
     assert "Usage is down to a third." in html
     assert "Defects" in html and "90,000" in html
-    assert "Outcome: Saved" in html and "60,000 of 90,000 at risk" in html
+    assert "Outcome: Saved" in html and "USD 60,000 of USD 90,000 at risk" in html
 
 
 # --- add a note -------------------------------------------------------------------------------
@@ -433,7 +435,7 @@ def test_close_as_saved_with_part_of_the_arr_retained(client, csm, risk):
     assert response.status_code == 302
     risk.refresh_from_db()
     assert (risk.status, risk.arr_retained) == (RiskStatus.SAVED, Decimal("50000.00"))
-    assert "Closed as saved. ARR retained: 50,000 of 120,000." in flash(response)
+    assert "Closed as saved. ARR retained: USD 50,000 of USD 120,000." in flash(response)
 
 
 def test_close_as_saved_without_an_amount_retains_the_whole_arr_at_risk(client, csm, risk):
@@ -476,6 +478,42 @@ def test_close_retaining_more_than_the_arr_at_risk_is_a_400_next_to_the_field(cl
     assert response.status_code == 400
     assert 'id="action-close" open' in html and 'id="close_arr_retained_error"' in html
     assert snapshot(risk) == before
+
+
+def error_summary_links(html: str) -> list[str]:
+    """The targets of the links in the page's error summary, in order."""
+    start = html.index('class="error-summary"')
+    block = html[start : html.index("</div>", start)]
+    assert 'role="alert"' in html[html.rindex("<div", 0, start) : start + 100]
+    return re.findall(r'href="#([^"]+)"', block)
+
+
+def test_close_reports_every_error_at_once_with_a_linked_summary(client, csm, risk):
+    before = snapshot(risk)
+    client.force_login(csm)
+
+    response = client.post(
+        url("close", risk),
+        {"outcome": "", "note": "", "arr_retained": "-1", "version": risk.version},
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    for name in ("outcome", "note", "arr_retained"):
+        assert f'id="close_{name}_error"' in html
+    assert error_summary_links(html) == ["close_outcome_0", "close_note", "close_arr_retained"]
+    assert 'id="close_outcome_0"' in html
+    assert snapshot(risk) == before
+
+
+def test_short_action_forms_have_no_error_summary(client, csm, risk):
+    client.force_login(csm)
+
+    response = client.post(url("note", risk), {"text": ""})
+
+    html = response.content.decode()
+    assert 'id="note_text_error"' in html
+    assert 'class="error-summary"' not in html
 
 
 def test_close_with_a_stale_version_is_refused_with_a_conflict_message(client, csm, manager, risk):
@@ -622,6 +660,164 @@ def test_stale_edit_shows_what_differs_and_keeps_the_users_text(client, csm, man
     assert again.status_code == 302
     risk.refresh_from_db()
     assert risk.summary == "My summary."
+
+
+class _FormValues(HTMLParser):
+    """What a browser would post from the page's edit form: its inputs, checked
+    radios and textareas (no selects on that form)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._in_form = False
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attributes = dict(attrs)
+        if tag == "form" and "edit-form" in (attributes.get("class") or ""):
+            self._in_form = True
+        if not self._in_form or not attributes.get("name"):
+            return
+        if tag == "input":
+            if attributes.get("type") in ("radio", "checkbox") and "checked" not in attributes:
+                return
+            self.values[attributes["name"]] = attributes.get("value") or ""
+        elif tag == "textarea":
+            self._textarea = attributes["name"]
+            self.values[self._textarea] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._in_form = False
+        if tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea:
+            self.values[self._textarea] += data
+
+
+def edit_form_values(response) -> dict[str, str]:
+    parser = _FormValues()
+    parser.feed(response.content.decode())
+    values = parser.values
+    # A browser drops the newline right after <textarea> and posts CRLF line ends.
+    for name in ("summary", "next_steps"):
+        values[name] = values[name].removeprefix("\n").replace("\n", "\r\n")
+    return values
+
+
+def diff_section(html: str) -> str:
+    start = html.index('class="diff"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_stale_edit_proposes_only_the_fields_the_user_changed(client, csm, manager, risk):
+    client.force_login(csm)
+    loaded = edit_form_values(client.get(url("edit", risk)))  # the CSM opens the page …
+    assert loaded["loaded_summary"] == risk.summary and loaded["version"] == "1"
+    services.risk_edit(  # … the manager saves a new summary first …
+        user=manager, risk=risk.pk, version=risk.version, summary="Manager's summary."
+    )
+
+    # … and the CSM, who only changed the next steps, saves.
+    response = client.post(url("edit", risk), {**loaded, "next_steps": "My new next steps."})
+
+    html = response.content.decode()
+    assert response.status_code == 409
+    diff = diff_section(html)
+    assert "Next steps" in diff and "My new next steps." in diff
+    assert "Summary" not in diff and "Manager&#x27;s summary." not in diff
+    assert "Usage halved since the champion left." not in diff
+    assert [d.label for d in response.context["differences"]] == ["Next steps"]
+    # The form shows the saved summary, not the one the CSM loaded.
+    assert ">\nManager&#x27;s summary.</textarea>" in html
+    assert ">\nMy new next steps.</textarea>" in html
+    risk.refresh_from_db()
+    assert (risk.summary, risk.next_steps, risk.version) == (
+        "Manager's summary.",
+        "Sponsor call on Monday.",
+        2,
+    )
+
+    # Saving again sends only the next steps: the manager's summary stays.
+    again = client.post(url("edit", risk), edit_form_values(response))
+
+    assert again.status_code == 302 and again["Location"] == url("detail", risk)
+    risk.refresh_from_db()
+    assert (risk.summary, risk.next_steps, risk.version) == (
+        "Manager's summary.",
+        "My new next steps.",
+        3,
+    )
+    event = risk.events.filter(kind=TimelineKind.EDITED).order_by("-pk").first()
+    assert set(event.data["changed"]) == {"next_steps"}
+
+
+def test_stale_edit_saves_only_the_changed_field_even_when_the_user_also_saved_others(
+    client, csm, manager, risk, defects
+):
+    """A save from a stale page (no conflict page in between, e.g. a field the
+    other person did not touch) still never writes back the loaded values."""
+    client.force_login(csm)
+    loaded = edit_form_values(client.get(url("edit", risk)))
+    services.risk_edit(
+        user=manager,
+        risk=risk.pk,
+        version=risk.version,
+        summary="Manager's summary.",
+        arr_at_risk=Decimal("50000.00"),
+    )
+    fresh = edit_form_values(client.get(url("edit", risk)))
+
+    # Loaded again after the manager's save: only the cause changes; nothing is stale.
+    response = client.post(url("edit", risk), {**fresh, "secondary_cause": defects.pk})
+
+    assert response.status_code == 302
+    risk.refresh_from_db()
+    assert (risk.summary, risk.arr_at_risk, risk.secondary_cause) == (
+        "Manager's summary.",
+        Decimal("50000.00"),
+        defects,
+    )
+    # The stale page, unchanged, has nothing to save and overwrites nothing.
+    unchanged = client.post(url("edit", risk), loaded)
+    assert unchanged.status_code == 302
+    assert "Nothing to save: no field was changed." in flash(unchanged)
+    risk.refresh_from_db()
+    assert risk.summary == "Manager's summary." and risk.version == 3
+
+
+def test_edit_page_carries_the_loaded_values_with_line_breaks(client, csm, risk):
+    services.risk_edit(
+        user=csm, risk=risk.pk, version=risk.version, summary="First line.\nSecond line."
+    )
+    client.force_login(csm)
+
+    values = edit_form_values(client.get(url("edit", risk)))
+    response = client.post(
+        url("edit", risk),
+        {**values, "loaded_summary": values["loaded_summary"].replace("\n", "\r\n")},
+    )
+
+    assert values["loaded_summary"] == "First line.\nSecond line."
+    assert response.status_code == 302
+    assert "Nothing to save: no field was changed." in flash(response)
+
+
+def test_edit_reports_every_error_at_once_with_a_linked_summary(client, csm, risk):
+    before = snapshot(risk)
+    client.force_login(csm)
+
+    response = client.post(url("edit", risk), edit_data(risk, summary="", arr_at_risk="-5"))
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"summary", "arr_at_risk"}
+    assert 'id="id_summary_error"' in html and 'id="id_arr_at_risk_error"' in html
+    assert error_summary_links(html) == ["id_summary", "id_arr_at_risk"]
+    assert "novalidate" in html[html.index('class="card edit-form"') - 200 :][:400]
+    assert snapshot(risk) == before
 
 
 def test_inactive_cause_on_the_record_stays_selectable_when_editing(client, csm, risk, low_usage):

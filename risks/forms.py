@@ -19,7 +19,7 @@ from core.exceptions import DomainError
 from core.forms import MoneyField, add_domain_error
 
 from . import services
-from .models import CLOSED_STATUSES, RiskRecord, RootCause, Tier
+from .models import CLOSED_STATUSES, TEXT_LIMITS, RiskRecord, RootCause, Tier
 from .templatetags.risk_tags import money
 
 
@@ -269,15 +269,25 @@ class RiskDescriptionForm(forms.Form):
         empty_label="None",
         help_text="Optional: a second cause that adds to the risk.",
     )
+    # The lengths are the service's rule (TEXT_LIMITS); the browser is told too.
     summary = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}),
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": TEXT_LIMITS["summary"]}),
         help_text="What is happening, in a few sentences.",
     )
     next_steps = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}),
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": TEXT_LIMITS["next_steps"]}),
         help_text="What you will do next, and by when.",
     )
     arr_at_risk = MoneyField(label="ARR at risk")
+    arr_above_account_reason = forms.CharField(
+        label="Why more than the account's ARR is at risk",
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 2, "maxlength": TEXT_LIMITS["arr_above_account_reason"]}
+        ),
+        help_text="Only for an ARR at risk above the account's ARR, which the CSM's "
+        "manager or an admin confirms with a reason.",
+    )
 
     def __init__(self, *args: Any, keep_causes: tuple[RootCause | None, ...] = (), **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -15,6 +15,18 @@ from accounts.models import Account
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
+# The longest free text the workflow takes, in characters: room for a real
+# account of the situation, not for a pasted document.
+TEXT_LIMITS = {
+    "summary": 4000,
+    "next_steps": 4000,
+    "text": 10000,  # a note on the timeline
+    "reason": 2000,  # an escalation request
+    "note": 4000,  # a decision, de-escalation or outcome note
+    "arr_above_account_reason": 1000,
+}
+
+
 class RootCauseCategory(models.TextChoices):
     """The seeded categories. Admins may add others: `category` is a free slug."""
 

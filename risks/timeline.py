@@ -85,6 +85,7 @@ class _Names:
     causes: dict[str, str]
     people: dict[int, str]
     references: References
+    current_summary: str | None = None
 
 
 def _data(event: TimelineEvent) -> dict[str, Any]:
@@ -180,6 +181,8 @@ def _describe(event: TimelineEvent, names: _Names) -> TimelineEntry:
 
     if kind == TimelineKind.OPENED:
         entry.headline = f"Filed at tier {data.get('tier', 1)}"
+        # The summary it was filed with is on the page already while unchanged.
+        entry.show_text = event.text != names.current_summary
         entry.details += [
             ("Primary cause", _show("primary_cause", data.get("primary_cause"), names)),
             ("Secondary cause", _show("secondary_cause", data.get("secondary_cause"), names)),
@@ -238,7 +241,12 @@ def _describe(event: TimelineEvent, names: _Names) -> TimelineEntry:
     return entry
 
 
-def timeline_entries(events: list[TimelineEvent]) -> list[TimelineEntry]:
-    """The events in words, in the order given."""
+def timeline_entries(
+    events: list[TimelineEvent], *, current_summary: str | None = None
+) -> list[TimelineEntry]:
+    """The events in words, in the order given. With the record's
+    ``current_summary`` (the page shows it), the filing event leaves out the
+    same text instead of showing it twice."""
     names = _names(events)
+    names.current_summary = current_summary
     return [_describe(event, names) for event in events]

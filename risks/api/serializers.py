@@ -128,7 +128,14 @@ class RiskCreateSerializer(serializers.Serializer):
     arr_at_risk = MoneyField(
         required=False,
         allow_null=True,
-        help_text="Defaults to the account's ARR.",
+        help_text="Defaults to the account's ARR; at most the account's ARR unless "
+        "confirmed (arr_above_account_reason).",
+    )
+    arr_above_account_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Needed when arr_at_risk is above the account's ARR: only the CSM's "
+        "manager or an admin may confirm such a figure, with this reason.",
     )
 
 
@@ -141,6 +148,12 @@ class RiskUpdateSerializer(serializers.Serializer):
     summary = serializers.CharField(required=False)
     next_steps = serializers.CharField(required=False)
     arr_at_risk = MoneyField(required=False)
+    arr_above_account_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Needed when arr_at_risk is above the account's ARR: only the CSM's "
+        "manager or an admin may confirm such a figure, with this reason.",
+    )
     version = serializers.IntegerField(
         min_value=1,
         help_text="Required: the version of the record you loaded. A stale one is refused (409).",

@@ -19,11 +19,13 @@ from django.utils import timezone
 from accounts.models import Account, User
 from accounts.services import account_mark_churned
 from core.exceptions import Conflict, InvalidInput, NotAllowed
-from core.money import InvalidMoney, parse_money
+from core.money import InvalidMoney, format_money, parse_money
+from core.text import too_long
 
 from .. import notifications, rules, signals
 from ..models import (
     CLOSED_STATUSES,
+    TEXT_LIMITS,
     Escalation,
     EscalationStatus,
     RiskRecord,
@@ -52,7 +54,38 @@ def _required_text(value: str | None, field: str, errors: dict[str, list[str]]) 
     text = (value or "").strip()
     if not text:
         errors.setdefault(field, []).append("This field is required.")
+    elif len(text) > TEXT_LIMITS[field]:
+        errors.setdefault(field, []).append(too_long(TEXT_LIMITS[field], len(text)))
     return text
+
+
+def _check_arr_at_risk(
+    user: User,
+    account: Account,
+    amount: Decimal | None,
+    reason: str,
+    errors: dict[str, list[str]],
+) -> str:
+    """ARR at risk is at most the account's ARR, unless someone with authority
+    over the account (its CSM's manager, an admin) confirms a higher figure with
+    a reason. Returns the reason to record ("" when none is needed)."""
+    reason = (reason or "").strip()
+    if amount is None or amount <= account.arr:
+        return ""
+    if not rules.has_authority(user, account):
+        errors.setdefault("arr_at_risk", []).append(
+            f"At most the account's ARR ({format_money(account.arr)}); a higher figure "
+            "needs the CSM's manager to confirm it with a reason."
+        )
+    elif not reason:
+        errors.setdefault("arr_above_account_reason", []).append(
+            f"Say why more than the account's ARR ({format_money(account.arr)}) is at risk."
+        )
+    elif len(reason) > TEXT_LIMITS["arr_above_account_reason"]:
+        errors.setdefault("arr_above_account_reason", []).append(
+            too_long(TEXT_LIMITS["arr_above_account_reason"], len(reason))
+        )
+    return reason
 
 
 def _check_causes(
@@ -201,6 +234,7 @@ def risk_open(
     next_steps: str,
     secondary_cause: RootCause | None = None,
     arr_at_risk: Decimal | str | int | None = None,
+    arr_above_account_reason: str = "",
 ) -> RiskRecord:
     """File a risk record at tier 1 on an account with no open record."""
     account = (
@@ -219,6 +253,7 @@ def risk_open(
     amount = (
         account.arr if arr_at_risk in (None, "") else _money(arr_at_risk, "arr_at_risk", errors)
     )
+    above_reason = _check_arr_at_risk(user, account, amount, arr_above_account_reason, errors)
     if errors:
         raise InvalidInput(errors)
 
@@ -264,6 +299,7 @@ def risk_open(
             "primary_cause": primary_cause.code,
             "secondary_cause": secondary_cause.code if secondary_cause else None,
             "arr_at_risk": str(amount),
+            **({"arr_above_account_reason": above_reason} if above_reason else {}),
         },
     )
     return risk
@@ -291,6 +327,7 @@ def risk_edit(
     summary: str = _UNSET,
     next_steps: str = _UNSET,
     arr_at_risk: Decimal | str | int = _UNSET,
+    arr_above_account_reason: str = "",
 ) -> RiskRecord:
     """Change the description of an open record. ``version`` must be the one the
     user loaded; a stale one is a Conflict carrying the current record."""
@@ -319,6 +356,11 @@ def risk_edit(
         errors,
         allow_inactive=(risk.primary_cause_id, risk.secondary_cause_id),
     )
+    above_reason = ""
+    if arr_at_risk is not _UNSET and new["arr_at_risk"] != risk.arr_at_risk:
+        above_reason = _check_arr_at_risk(
+            user, risk.account, new["arr_at_risk"], arr_above_account_reason, errors
+        )
     if errors:
         raise InvalidInput(errors)
 
@@ -338,7 +380,10 @@ def risk_edit(
         actor=user,
         at=timezone.now(),
         text="Changed " + ", ".join(field.replace("_", " ") for field in changed) + ".",
-        data={"changed": changed},
+        data={
+            "changed": changed,
+            **({"arr_above_account_reason": above_reason} if above_reason else {}),
+        },
     )
     return risk
 
@@ -461,7 +506,10 @@ def _ensure_decidable(user: User, escalation: Escalation, risk: RiskRecord) -> N
 def escalation_approve(*, user: User, escalation: Escalation | int, note: str = "") -> Escalation:
     escalation, risk = _lock_for_decision(escalation)
     _ensure_decidable(user, escalation, risk)
-    _approve(escalation, risk, user=user, note=(note or "").strip(), now=timezone.now())
+    note = (note or "").strip()
+    if len(note) > TEXT_LIMITS["note"]:
+        raise InvalidInput({"note": [too_long(TEXT_LIMITS["note"], len(note))]})
+    _approve(escalation, risk, user=user, note=note, now=timezone.now())
     notifications.escalation_decided(escalation)
     return escalation
 

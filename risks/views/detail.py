@@ -117,7 +117,7 @@ def _detail_context(
     return {
         "risk": risk,
         "account": risk.account,
-        "timeline": timeline_entries(selectors.risk_timeline(risk)),
+        "timeline": timeline_entries(selectors.risk_timeline(risk), current_summary=risk.summary),
         "escalations": escalations,
         "pending": pending,
         "allowed": allowed,
@@ -215,7 +215,7 @@ def _render_timeline_panel(
     may_note = risk.is_open and rules.can_work_on(request.user, risk)
     context = {
         "risk": risk,
-        "timeline": timeline_entries(selectors.risk_timeline(risk)),
+        "timeline": timeline_entries(selectors.risk_timeline(risk), current_summary=risk.summary),
         "forms": {"note": note_form or _action_form("note", risk)} if may_note else {},
         "open_action": "note",
         "htmx_swap": True,
@@ -426,6 +426,7 @@ def risk_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     risk=risk.pk,
                     version=data["version"],
                     **{name: data[name] for name in changed},
+                    arr_above_account_reason=data.get("arr_above_account_reason", ""),
                 )
             except Conflict as error:
                 current = error.existing if isinstance(error.existing, RiskRecord) else None

@@ -90,6 +90,7 @@ def risk_file(request: HttpRequest) -> HttpResponse:
                     summary=data["summary"],
                     next_steps=data["next_steps"],
                     arr_at_risk=data.get("arr_at_risk"),
+                    arr_above_account_reason=data.get("arr_above_account_reason", ""),
                 )
             except (InvalidInput, Conflict) as error:
                 add_domain_error(form, error, existing_link=detail_link)

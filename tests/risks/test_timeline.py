@@ -134,3 +134,21 @@ def test_timeline_costs_the_same_queries_for_one_and_many_review_events(
             user=reviewer, item=item, description=f"More {number}.", owner=reviewer
         )
     count_for(list(selectors.risk_timeline(item.risk)))
+
+
+def test_the_summary_it_was_filed_with_is_shown_once(client, csm, account, low_usage):
+    summary = "Usage halved since the champion left (marker-5521). " + "Detail. " * 300
+    risk = services.risk_open(
+        user=csm, account=account, primary_cause=low_usage, summary=summary, next_steps="Call."
+    )
+    client.force_login(csm)
+
+    html = client.get(reverse("risks:detail", args=[risk.pk])).content.decode()
+
+    assert html.count("marker-5521") == 1
+
+    services.risk_edit(user=csm, risk=risk, version=risk.version, summary="Now it is better.")
+    html = client.get(reverse("risks:detail", args=[risk.pk])).content.decode()
+    # Edited since: the original text is history, on the filing event and as the
+    # "from" of the edit.
+    assert html.count("marker-5521") == 2

@@ -27,6 +27,7 @@ from .workflow import (
     risk_deescalate,
     risk_edit,
     risk_open,
+    risk_open_field_errors,
     timeline_add,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "risk_deescalate",
     "risk_edit",
     "risk_open",
+    "risk_open_field_errors",
     "root_cause_create",
     "root_cause_delete",
     "root_cause_in_use",

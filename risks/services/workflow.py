@@ -224,6 +224,58 @@ def ensure_may_deescalate(user: User, risk: RiskRecord) -> None:
 # --- filing and editing ----------------------------------------------------------
 
 
+def _check_filing(
+    user: User,
+    account: Account,
+    errors: dict[str, list[str]],
+    *,
+    primary_cause: RootCause | None,
+    secondary_cause: RootCause | None,
+    summary: str,
+    next_steps: str,
+    arr_at_risk: Decimal | str | int | None,
+    arr_above_account_reason: str,
+) -> tuple[str, str, Decimal | None, str]:
+    """The field rules of filing, every error collected in ``errors``."""
+    summary = _required_text(summary, "summary", errors)
+    next_steps = _required_text(next_steps, "next_steps", errors)
+    _check_causes(primary_cause, secondary_cause, errors)
+    amount = (
+        account.arr if arr_at_risk in (None, "") else _money(arr_at_risk, "arr_at_risk", errors)
+    )
+    above_reason = _check_arr_at_risk(user, account, amount, arr_above_account_reason, errors)
+    return summary, next_steps, amount, above_reason
+
+
+def risk_open_field_errors(
+    *,
+    user: User,
+    account: Account,
+    primary_cause: RootCause | None,
+    summary: str,
+    next_steps: str,
+    secondary_cause: RootCause | None = None,
+    arr_at_risk: Decimal | str | int | None = None,
+    arr_above_account_reason: str = "",
+) -> dict[str, list[str]]:
+    """What ``risk_open`` would say about these fields, without writing anything:
+    a form that already found errors of its own asks this so that the person
+    sees every error in one round trip."""
+    errors: dict[str, list[str]] = {}
+    _check_filing(
+        user,
+        account,
+        errors,
+        primary_cause=primary_cause,
+        secondary_cause=secondary_cause,
+        summary=summary,
+        next_steps=next_steps,
+        arr_at_risk=arr_at_risk,
+        arr_above_account_reason=arr_above_account_reason,
+    )
+    return errors
+
+
 @transaction.atomic
 def risk_open(
     *,
@@ -247,13 +299,17 @@ def risk_open(
             "reactivate the account before a new risk record can be filed."
         )
     errors: dict[str, list[str]] = {}
-    summary = _required_text(summary, "summary", errors)
-    next_steps = _required_text(next_steps, "next_steps", errors)
-    _check_causes(primary_cause, secondary_cause, errors)
-    amount = (
-        account.arr if arr_at_risk in (None, "") else _money(arr_at_risk, "arr_at_risk", errors)
+    summary, next_steps, amount, above_reason = _check_filing(
+        user,
+        account,
+        errors,
+        primary_cause=primary_cause,
+        secondary_cause=secondary_cause,
+        summary=summary,
+        next_steps=next_steps,
+        arr_at_risk=arr_at_risk,
+        arr_above_account_reason=arr_above_account_reason,
     )
-    above_reason = _check_arr_at_risk(user, account, amount, arr_above_account_reason, errors)
     if errors:
         raise InvalidInput(errors)
 

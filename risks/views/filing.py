@@ -65,6 +65,28 @@ def _selected_account(user: User, raw: str | None) -> Account | None:
     return selectors.fileable_accounts(user).filter(pk=int(raw)).first()
 
 
+def _add_service_errors(user: User, form: RiskFileForm) -> None:
+    """The form found errors of its own: add what the service would also say
+    about the fields the form accepted, so every error shows at once."""
+    data = form.cleaned_data
+    account = data.get("account")
+    if account is None:
+        return
+    errors = services.risk_open_field_errors(
+        user=user,
+        account=account,
+        primary_cause=data.get("primary_cause"),
+        secondary_cause=data.get("secondary_cause"),
+        summary=data.get("summary", ""),
+        next_steps=data.get("next_steps", ""),
+        arr_at_risk=data.get("arr_at_risk"),
+        arr_above_account_reason=data.get("arr_above_account_reason", ""),
+    )
+    for field, messages_ in errors.items():
+        if field in form.fields and field in data and field not in form.errors:
+            form.add_error(field, messages_)
+
+
 def risk_file(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not _may_file_anything(user):
@@ -101,6 +123,8 @@ def risk_file(request: HttpRequest) -> HttpResponse:
                     "Add notes here as the situation develops.",
                 )
                 return redirect(detail_url(risk))
+        else:
+            _add_service_errors(user, form)
         status = 400
     else:
         initial: dict[str, Any] = {}

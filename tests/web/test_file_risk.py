@@ -392,3 +392,18 @@ def test_error_summary_links_a_radio_group_to_its_first_option(client, csm, acco
     assert f'id="{links[0]}"' in html and 'name="primary_cause"' in html
     first_radio = html[html.index(f'id="{links[0]}"') - 200 : html.index(f'id="{links[0]}"')]
     assert 'name="primary_cause"' in first_radio
+
+
+def test_service_rules_show_together_with_the_forms_own_errors(client, csm, account, low_usage):
+    client.force_login(csm)
+
+    response = client.post(
+        file_url(),
+        form_data(account, low_usage, summary="", secondary_cause=low_usage.pk),
+    )
+
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert errors["summary"] == ["This field is required."]
+    assert errors["secondary_cause"] == ["The secondary cause must differ from the primary cause."]
+    assert not RiskRecord.objects.exists()

@@ -3,27 +3,39 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+UV := .uv/bin/uv
 
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/redaccount
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test lint format worker beat bench
+.PHONY: install install-runtime install-dev lock run test lint format worker beat bench
 
-install: $(STAMP)
+# .venv is synced to a hash-pinned lock file with uv (scripts/install.sh);
+# nothing happens when it already matches. `make run` needs only the runtime
+# lock, `make test` and `make lint` the dev lock (runtime plus test toolchain).
+install: install-dev
 
-# Re-install whenever the pinned dependencies change.
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+install-runtime:
+	@PYTHON=$(PYTHON) bash scripts/install.sh runtime
 
-run: install
+install-dev:
+	@PYTHON=$(PYTHON) bash scripts/install.sh dev
+
+# Recompile both lock files from pyproject.toml (after changing a pin there).
+# Locked versions of indirect dependencies are kept while they still fit;
+# `make lock LOCK_ARGS=--upgrade` takes the newest that fit instead.
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
+	--custom-compile-command 'make lock' $(LOCK_ARGS)
+lock:
+	@PYTHON=$(PYTHON) bash scripts/install.sh uv
+	$(UV) pip compile pyproject.toml $(LOCK_FLAGS) -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra dev -c requirements.lock $(LOCK_FLAGS) \
+		-o requirements-dev.lock
+
+run: install-runtime
 	@bash scripts/serve.sh
 
-test: install
+test: install-dev
 	@bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -33,27 +45,27 @@ test: install
 	DJANGO_SETTINGS_MODULE=config.settings.test \
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 
-format: install
+format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# For running the background processes by hand (make run starts both when REDIS_URL is set).
-worker: install
+# For running the background processes by hand (make run starts both itself).
+worker: install-runtime
 	$(BIN)/celery -A config worker --loglevel=INFO
 
-beat: install
+beat: install-runtime
 	$(BIN)/celery -A config beat --loglevel=INFO
 
 # Performance figures on a generated dataset in its own database
 # (BENCH_DATABASE_NAME, default redaccount_bench, dropped and recreated) on the
 # PostgreSQL server of DATABASE_URL. Sizes: BENCH_ACCOUNTS, BENCH_RISKS,
 # BENCH_OPEN, BENCH_REGIONS; BENCH_REPEAT, BENCH_LOAD_SECONDS. Fails when a target is missed.
-bench: install
+bench: install-runtime
 	@bash scripts/ensure-wrk.sh
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \
 	DJANGO_SETTINGS_MODULE=config.settings.bench \

@@ -21,7 +21,8 @@ from django.core.management import call_command
 
 from notifications.models import OutboundEmail
 from reviews.models import Agenda
-from tests.reviews.test_agenda_tasks import _database_url, region_meeting_in, tier3_risk_in
+from tests.reviews.test_agenda_tasks import region_meeting_in, tier3_risk_in
+from tests.workers import database_url, start_worker, stop_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 _NOT_INHERITED = ("DJANGO_", "DATABASE_", "REDIS_", "CELERY_", "EMAIL_", "SITE_URL", "PORT")
@@ -147,17 +148,12 @@ def test_a_real_worker_runs_tasks_from_the_embedded_broker(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)}
     env.update(
         DJANGO_SETTINGS_MODULE="tests.config.embedded_worker_settings",
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=database_url(),
         EMBEDDED_BROKER_FOLDER=str(broker),
         EMAIL_URL="dummymail://",
     )
     log_path = tmp_path / "worker.log"
-    with open(log_path, "w") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    worker = start_worker(env, log_path)
     producer = Celery("embedded-producer", broker="filesystem://", set_as_current=False)
     producer.conf.broker_transport_options = options
     try:
@@ -173,12 +169,7 @@ def test_a_real_worker_runs_tasks_from_the_embedded_broker(tmp_path):
         assert list(agenda.items.values_list("risk", flat=True)) == [risk.pk]
     finally:
         producer.close()
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_worker(worker)
     output = log_path.read_text()
     assert "reviews.tasks.generate_region_agenda" in output, "the fan-out went through the broker"
 

@@ -28,6 +28,7 @@ from notifications.tasks import send_email, send_pending_emails
 from risks import notifications as risk_notifications
 from risks.models import Escalation, EscalationStatus, TimelineEvent, TimelineKind
 from tests import factories
+from tests.workers import database_url, start_worker, stop_worker
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Helper B's own Redis database, so parallel runs don't eat each other's messages.
@@ -264,18 +265,12 @@ print(json.dumps({"seconds": time.monotonic() - started, "risk": risk.pk}))
 """
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def _process_env(redis_url: str) -> dict[str, str]:
     """A separate process configured like production: not eager, the given broker."""
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": redis_url,
         "EMAIL_URL": "consolemail://",
         "LOG_LEVEL": "WARNING",
@@ -351,7 +346,7 @@ def redis_db8():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_with_redis_up_a_real_worker_sends_the_emails(team, redis_db8):
+def test_with_redis_up_a_real_worker_sends_the_emails(team, redis_db8, tmp_path):
     csm, manager, account = team
 
     outcome = _run_workflow(REDIS_DB8, csm, manager, account)
@@ -359,27 +354,8 @@ def test_with_redis_up_a_real_worker_sends_the_emails(team, redis_db8):
     assert redis_db8.llen("celery") == 2  # one send_email message per notification
     assert OutboundEmail.objects.filter(sent_at__isnull=True).count() == 2
 
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool=prefork",
-            "--concurrency=1",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel=INFO",
-        ],
-        cwd=PROJECT_ROOT,
-        env=_process_env(REDIS_DB8),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log_path = tmp_path / "worker.log"
+    worker = start_worker(_process_env(REDIS_DB8), log_path, pool="prefork")
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -387,12 +363,8 @@ def test_with_redis_up_a_real_worker_sends_the_emails(team, redis_db8):
                 break
             time.sleep(0.5)
     finally:
-        worker.terminate()
-        try:
-            output, _ = worker.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            output, _ = worker.communicate()
+        stop_worker(worker)
+    output = log_path.read_text()
 
     rows = list(OutboundEmail.objects.order_by("pk"))
     assert all(row.sent_at is not None for row in rows), output

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import sys
 import time
 from decimal import Decimal
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from config.celery_app import app as celery_app
@@ -23,6 +19,7 @@ from reviews.tasks import generate_due_agendas, generate_region_agenda
 from risks.models import RiskRecord
 from tests import factories
 from tests.reviews.conftest import tier3_risk
+from tests.workers import database_url, start_worker, stop_worker
 
 
 def region_meeting_in(hours: float, code: str = "EMEA"):
@@ -137,18 +134,6 @@ def test_tasks_retry_with_backoff_and_have_time_limits():
 # --- a real worker on Redis ----------------------------------------------------------------
 
 
-def _database_url() -> str:
-    """The URL of the database this test runs on (pytest-django's test database),
-    so the worker sees the rows the test commits."""
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "", safe="")
-    if db.get("PASSWORD"):
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{credentials}@{host}:{port}/{quote(db['NAME'], safe='')}"
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("reference_data")
 def test_real_worker_generates_the_due_agenda(tmp_path):
@@ -158,31 +143,10 @@ def test_real_worker_generates_the_due_agenda(tmp_path):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.reviews.worker_settings",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
     }
-    with open(log_path, "w") as log:
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool=solo",
-                "-Q",
-                "celery",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    worker = start_worker(env, log_path, queue="celery")
     eager = celery_app.conf.task_always_eager
     try:
         # Enqueue through Redis like beat does, not in-process.
@@ -201,12 +165,7 @@ def test_real_worker_generates_the_due_agenda(tmp_path):
         assert list(agenda.items.values_list("risk", "section")) == [(risk.pk, "new")]
     finally:
         celery_app.conf.task_always_eager = eager
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_worker(worker)
     output = log_path.read_text()
 
     # The fan-out went through the broker too: both tasks ran in the worker.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -24,29 +23,10 @@ from config.celery_app import app as celery_app
 from reviews import scheduling
 from reviews.models import Agenda
 from reviews.tasks import generate_region_agenda
-from tests.reviews.test_agenda_tasks import _database_url, region_meeting_in, tier3_risk_in
+from tests.reviews.test_agenda_tasks import region_meeting_in, tier3_risk_in
+from tests.workers import database_url, start_worker, stop_worker
 
 AGENDA_WITHIN = 40  # seconds from the kill
-
-
-def _start_worker(queue: str, env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    with open(log_path, "w") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-             "-Q", queue, "--loglevel=INFO", "--without-gossip", "--without-mingle",
-             "--without-heartbeat"],
-            cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
-def _stop(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
 
 
 def _wait_for(condition, seconds: float, worker: subprocess.Popen | None = None) -> bool:
@@ -75,11 +55,11 @@ def test_an_agenda_task_whose_worker_was_killed_runs_on_another_worker(tmp_path)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.config.killable_worker_settings",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "AGENDA_TASK_HOLD_FILE": str(hold),
     }
-    first = _start_worker(queue, env, tmp_path / "first.log")
+    first = start_worker(env, tmp_path / "first.log", queue=queue)
     second = None
     eager = celery_app.conf.task_always_eager
     try:
@@ -94,7 +74,7 @@ def test_an_agenda_task_whose_worker_was_killed_runs_on_another_worker(tmp_path)
         hold.unlink()
         assert not Agenda.objects.filter(region=region).exists()
 
-        second = _start_worker(queue, env, tmp_path / "second.log")
+        second = start_worker(env, tmp_path / "second.log", queue=queue)
         built = _wait_for(
             lambda: Agenda.objects.filter(region=region, items__isnull=False).exists(),
             AGENDA_WITHIN,
@@ -113,4 +93,4 @@ def test_an_agenda_task_whose_worker_was_killed_runs_on_another_worker(tmp_path)
             first.kill()
             first.wait()
         if second is not None:
-            _stop(second)
+            stop_worker(second)

@@ -289,6 +289,7 @@ def generate(sizes: Sizes) -> dict[str, int]:
                 account_arr[account_id],
                 today + dt.timedelta(days=rng.randrange(-30, 730)),
                 account_csm[account_id],
+                "active",
             )
 
     counts = {
@@ -303,6 +304,7 @@ def generate(sizes: Sizes) -> dict[str, int]:
                 "arr",
                 "renewal_date",
                 "csm_id",
+                "status",
             ],
             account_rows(),
         )

@@ -137,10 +137,16 @@ def _count(attempts_key: str, window: int) -> int:
     # Redis, so concurrent attempts from any number of processes all count.
     cache.add(attempts_key, 0, timeout=window)
     try:
-        return cache.incr(attempts_key)
+        count = cache.incr(attempts_key)
     except ValueError:  # the window ended between add() and incr()
         cache.set(attempts_key, 1, timeout=window)
         return 1
+    if count == 1:
+        # The first attempt of a window. If the key expired just between the
+        # existence check and the increment inside incr(), Redis created it
+        # without an expiry: give it one, or the pair would stay over the limit.
+        cache.touch(attempts_key, timeout=window)
+    return count
 
 
 @_fail_open(None)

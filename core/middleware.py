@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from auditlog.middleware import AuditlogMiddleware as BaseAuditlogMiddleware
 from django.core.exceptions import PermissionDenied
 from django.core.handlers.exception import response_for_exception
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
@@ -54,7 +55,8 @@ NUL_MESSAGE = "The request contains a NUL character, which no field accepts."
 
 class RejectNulMiddleware:
     """One guard for every page, the admin and the API: a NUL character in the
-    path, the query string or a submitted form is a 400 before any view runs
+    path, the query string, a submitted form, a cookie or the Authorization
+    header is a 400 before any view runs
     (PostgreSQL refuses NUL in text, which would otherwise surface as a 500).
     JSON bodies get the same check in ``core.parsers.JSONParser``."""
 
@@ -70,7 +72,10 @@ class RejectNulMiddleware:
 
 
 def _has_nul(request: HttpRequest) -> bool:
-    if "\x00" in request.path:
+    if "\x00" in request.path or "\x00" in request.META.get("HTTP_AUTHORIZATION", ""):
+        return True
+    # Django decodes octal escapes in quoted cookie values: "\000" is a NUL.
+    if any("\x00" in value for value in request.COOKIES.values()):
         return True
     sources = [request.GET]
     if request.method == "POST" and request.content_type in (
@@ -83,3 +88,17 @@ def _has_nul(request: HttpRequest) -> bool:
         for source in sources
         for key, values in source.lists()
     )
+
+
+class AuditlogMiddleware(BaseAuditlogMiddleware):
+    """django-auditlog's middleware, but the address on the audit trail is
+    REMOTE_ADDR only: X-Forwarded-For and X-Forwarded-Port are written by the
+    client (the sign-in throttle ignores them for the same reason)."""
+
+    @staticmethod
+    def _get_remote_addr(request: HttpRequest) -> str | None:
+        return request.META.get("REMOTE_ADDR") or None
+
+    @staticmethod
+    def _get_remote_port(request: HttpRequest) -> int | None:
+        return None

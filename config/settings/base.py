@@ -64,7 +64,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Who changed what in people, regions, segments, root causes and accounts.
-    "auditlog.middleware.AuditlogMiddleware",
+    "core.middleware.AuditlogMiddleware",
     "config.middleware.ContentSecurityPolicyMiddleware",
     # A service's NotAllowed that a page lets through → the 403 page, in its words.
     "core.middleware.DomainErrorMiddleware",
@@ -137,8 +137,8 @@ REST_KNOX = {
     "AUTO_REFRESH": False,
 }
 
-# The audit trail (django-auditlog) keys on REMOTE_ADDR only: X-Forwarded-For
-# is written by the client (see accounts/throttle.py).
+# The audit trail (django-auditlog) records REMOTE_ADDR only: X-Forwarded-For
+# is written by the client (core.middleware.AuditlogMiddleware).
 AUDITLOG_DISABLE_REMOTE_ADDR = False
 
 # Forms render their errors next to each field (templates/forms/).

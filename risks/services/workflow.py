@@ -179,6 +179,8 @@ def _cancel_pending(risk: RiskRecord, *, user: User, now: Any, why: str) -> Esca
         pending.decided_at = now
         pending.decision_note = why
         pending.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+        if pending.to_tier == Tier.REVIEW:  # no longer "waiting for approval to tier 3"
+            signals.review_relevant_change.send(sender=RiskRecord, risk=risk)
     return pending
 
 
@@ -598,6 +600,8 @@ def escalation_reject(*, user: User, escalation: Escalation | int, note: str) ->
         },
     )
     notifications.escalation_decided(escalation)
+    if escalation.to_tier == Tier.REVIEW:  # no longer waiting for tier 3
+        signals.review_relevant_change.send(sender=RiskRecord, risk=risk)
     return escalation
 
 

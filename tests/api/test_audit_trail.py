@@ -101,3 +101,16 @@ def test_reads_leave_no_trace(admin_user, region):
     before = LogEntry.objects.count()
     _token_client(admin_user).get(f"/api/v1/regions/{region.pk}/")
     assert LogEntry.objects.count() == before
+
+
+def test_the_address_on_the_trail_is_never_taken_from_forwarded_headers(admin_user, region):
+    _token_client(admin_user).patch(
+        f"/api/v1/regions/{region.pk}/",
+        {"name": "Somewhere"},
+        format="json",
+        HTTP_X_FORWARDED_FOR="6.6.6.6",
+        HTTP_X_FORWARDED_PORT="4444",
+    )
+
+    entry = _entries(region)[-1]
+    assert (entry.remote_addr, entry.remote_port) == ("127.0.0.1", None)

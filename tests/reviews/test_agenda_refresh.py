@@ -108,3 +108,23 @@ def test_the_page_says_as_of_the_meeting_and_shows_summary_and_next_steps(
     assert f"are as of the meeting, {meeting_day:%-d %b %Y}" in html
     assert risk.summary in html
     assert risk.next_steps in html
+
+
+@pytest.mark.parametrize("how", ["reject", "deescalate", "close"])
+def test_a_wait_for_tier_3_that_ends_leaves_the_agenda(
+    upcoming, tier2, csm, django_capture_on_commit_callbacks, how
+):
+    manager = csm.manager
+    with django_capture_on_commit_callbacks(execute=True):
+        escalation = risk_services.escalation_request(user=csm, risk=tier2, reason="Review it.")
+    assert _sections(upcoming)[tier2.pk] == AgendaSection.PENDING_ESCALATION
+
+    with django_capture_on_commit_callbacks(execute=True):
+        if how == "reject":
+            risk_services.escalation_reject(user=manager, escalation=escalation, note="Not yet.")
+        elif how == "deescalate":
+            risk_services.risk_deescalate(user=manager, risk=tier2, to_tier=1, note="Calmer.")
+        else:
+            risk_services.risk_close(user=csm, risk=tier2, outcome="saved", note="Renewed.")
+
+    assert tier2.pk not in _sections(upcoming)

@@ -282,3 +282,17 @@ def test_no_query_string_makes_a_page_fail(admin_client, name, parameters):
         assert response.status_code < 500, (query, response.status_code)
 
     check()
+
+
+def test_a_nul_in_a_cookie_is_a_400_not_a_500(client):
+    # Django decodes octal escapes in quoted cookies: this session key holds a NUL.
+    response = client.get("/", HTTP_COOKIE='sessionid="abcdefgh\\000ijkl"')
+
+    assert response.status_code == 400
+
+
+def test_a_nul_in_the_authorization_header_is_a_400_in_json():
+    response = APIClient().get("/api/v1/regions/", HTTP_AUTHORIZATION="Token abc\x00def")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": NUL_MESSAGE}

@@ -8,6 +8,7 @@ import uuid
 from unittest import mock
 
 import pytest
+from django.core.cache import cache
 from django.test import override_settings
 from django.urls import reverse
 
@@ -144,3 +145,18 @@ def test_sign_in_still_works_while_redis_is_unreachable(client, csm, settings):
         reverse("login"), {"username": csm.username, "password": "secret-pass-123"}
     )
     assert response.status_code == 302
+
+
+def test_an_attempt_counter_left_without_expiry_gets_one(person):
+    """If the window key expires between the existence check and the increment,
+    Redis creates it without an expiry; the first count of a window sets one."""
+    attempts_key, _ = throttle._keys(person.username, "127.0.0.1")
+    throttle.reset(person.username, "127.0.0.1")
+    cache.set(attempts_key, 0, timeout=None)  # as the race leaves it
+    client = cache._cache.get_client(attempts_key, write=True)
+    raw_key = cache.make_and_validate_key(attempts_key)
+    assert client.ttl(raw_key) == -1
+
+    assert throttle.attempt(person.username, "127.0.0.1") is None
+
+    assert 0 < client.ttl(raw_key) <= throttle.lockout_seconds()

@@ -40,6 +40,13 @@ def account_reactivate(*, user: User, account: Account | int) -> Account:
     return account
 
 
+def ensure_may_deactivate(*, user: User, person: User) -> None:
+    """Nobody deactivates themselves: an admin locking themselves out could
+    leave no admin at all; another admin has to do it."""
+    if person.pk == user.pk:
+        raise NotAllowed("You cannot deactivate yourself.")
+
+
 @transaction.atomic
 def user_delete(*, user: User, person: User) -> None:
     """Delete a person nothing refers to. Anyone referred to (owning accounts,

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.filters import account_owners, search_accounts
-from accounts.models import Account, Region, Role, Segment, User
+from accounts.models import Account, AccountStatus, Region, Role, Segment, User
 from core.lists import (
     DATE_INPUT,
     DateFilter,
@@ -219,6 +219,9 @@ class AccountFilter(django_filters.FilterSet):
         lookup_expr="lte",
         label="Renews on or before",
         widget=DATE_INPUT,
+    )
+    status = django_filters.ChoiceFilter(
+        choices=AccountStatus.choices, empty_label="Active or churned", label="Status"
     )
     has_open_risk = django_filters.ChoiceFilter(
         label="Open risk",

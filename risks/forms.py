@@ -47,6 +47,12 @@ class RiskRecordAdminForm(forms.ModelForm):
         widget=forms.HiddenInput,
         help_text="The version this page was loaded with; a stale one is refused.",
     )
+    arr_above_account_reason = forms.CharField(
+        label="Why more than the account's ARR is at risk",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only for an ARR at risk above the account's ARR.",
+    )
 
     # Set by RiskRecordAdmin.get_form to the user making the request.
     user: User | None = None
@@ -86,6 +92,7 @@ class RiskRecordAdminForm(forms.ModelForm):
                     summary=data.get("summary", ""),
                     next_steps=data.get("next_steps", ""),
                     arr_at_risk=data.get("arr_at_risk"),
+                    arr_above_account_reason=data.get("arr_above_account_reason", ""),
                 )
             else:
                 changes = {
@@ -95,6 +102,7 @@ class RiskRecordAdminForm(forms.ModelForm):
                     user=self.user,
                     risk=self.instance.pk,
                     version=data["loaded_version"],
+                    arr_above_account_reason=data.get("arr_above_account_reason", ""),
                     **changes,
                 )
         except DomainError as error:

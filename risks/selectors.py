@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from django.core.validators import slug_re
 from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -71,6 +72,10 @@ def approval_queue(user: User, *, region_code: str | None = None) -> QuerySet[Es
             return queue.none()
         queue = queue.filter(team_scope(user, prefix="risk__account__"))
     if region_code:
+        # A code that cannot exist (not a slug: e.g. a NUL that came in encoded
+        # in a "next" link) matches nothing rather than reaching the database.
+        if not slug_re.match(region_code):
+            return queue.none()
         queue = queue.filter(risk__account__region__code=region_code)
     return queue.order_by("requested_at", "pk")
 

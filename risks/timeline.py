@@ -188,6 +188,8 @@ def _describe(event: TimelineEvent, names: _Names) -> TimelineEntry:
             ("Secondary cause", _show("secondary_cause", data.get("secondary_cause"), names)),
             ("ARR at risk", _show("arr_at_risk", data.get("arr_at_risk"), names)),
         ]
+        if data.get("arr_above_account_reason"):
+            entry.details.append(("Above the account's ARR", data["arr_above_account_reason"]))
     elif kind == TimelineKind.ESCALATION_APPROVED:
         entry.headline = tiers
         if data.get("self_approved"):
@@ -206,6 +208,8 @@ def _describe(event: TimelineEvent, names: _Names) -> TimelineEntry:
         )
         entry.headline = "Changed " + ", ".join(_in_sentence(name) for name in ordered)
         entry.show_text = False
+        if data.get("arr_above_account_reason"):
+            entry.details.append(("Above the account's ARR", data["arr_above_account_reason"]))
         for name in ordered:
             change = changed[name] if isinstance(changed[name], dict) else {}
             entry.changes.append(
@@ -230,7 +234,8 @@ def _describe(event: TimelineEvent, names: _Names) -> TimelineEntry:
                     f"{_show('arr_at_risk', data.get('arr_at_risk'), names)} at risk",
                 )
             )
-        elif "arr_at_risk" in data:
+        elif data.get("outcome") == RiskStatus.CHURNED and "arr_at_risk" in data:
+            # Withdrawn records lose nothing: they were no risk (as in the reports).
             entry.details.append(("ARR lost", _show("arr_at_risk", data["arr_at_risk"], names)))
         if data.get("account_churned_on"):
             entry.details.append(("Account", f"churned on {_due(data['account_churned_on'])}"))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from rest_framework import viewsets
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.serializers import BaseSerializer
 
 from accounts import services
@@ -40,11 +39,8 @@ class UserViewSet(ApiViewSet):
         services.user_delete(user=self.request.user, person=instance)
 
     def perform_update(self, serializer: BaseSerializer) -> None:
-        # An admin locking themselves out could leave no admin at all.
-        if serializer.instance.pk == self.request.user.pk and (
-            serializer.validated_data.get("is_active") is False
-        ):
-            raise PermissionDenied("You cannot deactivate yourself.")
+        if serializer.validated_data.get("is_active") is False:
+            services.ensure_may_deactivate(user=self.request.user, person=serializer.instance)
         serializer.save()
 
 

@@ -258,10 +258,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # acknowledged late: the worker was killed or lost power mid-task) to
     # another worker only after this many seconds; kombu's default is an hour.
     # It must exceed the longest a worker legitimately holds a task, or a task
-    # still running is handed out a second time: the longest hard time limit
-    # (CELERY_TASK_TIME_LIMIT, 300 s) plus a margin for a prefetched task's wait
-    # and the retry countdowns (seconds). tests/config/test_make_run.py checks it.
-    "visibility_timeout": 600,
+    # still running (or waiting for its retry countdown, which the worker holds)
+    # is handed out a second time: the longest retry countdown (retry_backoff_max,
+    # 600 s) plus the longest hard time limit (CELERY_TASK_TIME_LIMIT, 300 s),
+    # with a margin. tests/config/test_make_run.py checks it.
+    "visibility_timeout": 1200,
 }
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}

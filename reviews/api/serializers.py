@@ -9,6 +9,7 @@ import datetime as dt
 from rest_framework import serializers
 
 from accounts.models import Department, Region
+from core import dates
 from core.api import CodeRelatedField
 from risks.models import MONEY
 
@@ -88,8 +89,8 @@ class AgendaSerializer(serializers.ModelSerializer):
 
 def _sensible_week(value: dt.date) -> dt.date:
     # Weeks at the ends of the calendar would overflow the scheduling arithmetic.
-    if not 1900 <= value.year <= 9000:
-        raise serializers.ValidationError("Give a date between the years 1900 and 9000.")
+    if not dates.in_range(value):
+        raise serializers.ValidationError(dates.OUT_OF_RANGE)
     return value
 
 

@@ -142,10 +142,12 @@ class RiskRecordAdmin(ServiceFormAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: RiskRecord | None = None) -> list:
         if obj is None:
-            return [(None, {"fields": ("account", *DESCRIPTION_FIELDS)})]
+            return [
+                (None, {"fields": ("account", *DESCRIPTION_FIELDS, "arr_above_account_reason")})
+            ]
         description = ("account", *DESCRIPTION_FIELDS)
         if self.has_change_permission(request, obj):
-            description = (*description, "loaded_version")
+            description = (*description, "arr_above_account_reason", "loaded_version")
         return [
             (None, {"fields": description}),
             ("Workflow state", {"fields": STATE_FIELDS}),

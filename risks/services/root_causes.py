@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.validators import slug_re
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from core.exceptions import Conflict, InvalidInput, NotAllowed
@@ -24,6 +24,7 @@ NEVER_DELETED = (
     "Deactivate the cause instead (active: false)."
 )
 CODE_IN_USE = "Risk records use this cause, so its code cannot change; change its name instead."
+CODE_TAKEN = "Another root cause has this code."
 FIELDS = ("code", "name", "category", "description", "active")
 _UNSET: Any = object()
 
@@ -72,7 +73,7 @@ def _clean(values: dict[str, Any], *, exclude_pk: int | None) -> dict[str, Any]:
         if exclude_pk is not None:
             taken = taken.exclude(pk=exclude_pk)
         if taken.exists():
-            errors.setdefault("code", []).append("Another root cause has this code.")
+            errors.setdefault("code", []).append(CODE_TAKEN)
     if errors:
         raise InvalidInput(errors)
     return cleaned
@@ -100,7 +101,11 @@ def root_cause_create(
         },
         exclude_pk=None,
     )
-    return RootCause.objects.create(**cleaned)
+    try:
+        with transaction.atomic():
+            return RootCause.objects.create(**cleaned)
+    except IntegrityError:  # another admin took the code at the same moment
+        raise InvalidInput({"code": [CODE_TAKEN]}) from None
 
 
 @transaction.atomic
@@ -135,7 +140,11 @@ def root_cause_update(
     for field in changed:
         setattr(cause, field, cleaned[field])
     if changed:
-        cause.save(update_fields=changed)
+        try:
+            with transaction.atomic():
+                cause.save(update_fields=changed)
+        except IntegrityError:  # the new code was taken at the same moment
+            raise InvalidInput({"code": [CODE_TAKEN]}) from None
     return cause
 
 

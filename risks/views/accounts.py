@@ -61,6 +61,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
                 "segment",
                 "csm",
                 "renewal_within",
+                "status",
                 "has_open_risk",
                 "renewal_date_after",
                 "renewal_date_before",

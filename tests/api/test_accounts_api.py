@@ -768,3 +768,14 @@ def test_list_queries_do_not_grow_with_the_page(
             response = admin_api.get(f"{API}/{resource}/?page_size={page_size}&{query}")
         assert response.status_code == 200
         assert len(response.data["results"]) == page_size
+
+
+def test_accounts_are_filtered_by_status(admin_api, account):
+    churned = factories.AccountFactory(csm=account.csm, name="Gone Ltd")
+    Account.objects.filter(pk=churned.pk).update(status="churned", churned_on="2026-01-01")
+
+    active = admin_api.get(f"{API}/accounts/", {"status": "active"}).json()["results"]
+    gone = admin_api.get(f"{API}/accounts/", {"status": "churned"}).json()["results"]
+
+    assert churned.pk not in [row["id"] for row in active]
+    assert [row["id"] for row in gone] == [churned.pk]

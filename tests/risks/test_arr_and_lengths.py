@@ -142,3 +142,43 @@ def test_the_filing_page_shows_the_rule_and_the_browser_limit(client, manager, a
     assert response.status_code == 400
     assert "Say why more than the account" in response.content.decode()
     assert not RiskRecord.objects.exists()
+
+
+def test_the_timeline_shows_why_more_than_the_accounts_arr_is_at_risk(
+    client, manager, account, low_usage
+):
+    risk = _open(
+        manager,
+        account,
+        low_usage,
+        arr_at_risk=Decimal("150000"),
+        arr_above_account_reason="Expansion deal at stake.",
+    )
+    client.force_login(manager)
+
+    html = client.get(reverse("risks:detail", args=[risk.pk])).content.decode()
+
+    assert "<dt>Above the account&#x27;s ARR</dt><dd>Expansion deal at stake.</dd>" in html
+
+
+def test_an_admin_confirms_a_higher_figure_in_the_django_admin(client, account, low_usage):
+    from tests import factories
+
+    superuser = factories.AdminFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(superuser)
+    fields = {
+        "account": account.pk,
+        "primary_cause": low_usage.pk,
+        "summary": "Usage halved.",
+        "next_steps": "Call.",
+        "arr_at_risk": "150000",
+    }
+
+    refused = client.post(reverse("admin:risks_riskrecord_add"), fields)
+    assert "arr_above_account_reason" in refused.context["adminform"].form.errors
+
+    client.post(
+        reverse("admin:risks_riskrecord_add"),
+        {**fields, "arr_above_account_reason": "Expansion at stake."},
+    )
+    assert RiskRecord.objects.get(account=account).arr_at_risk == Decimal("150000.00")

@@ -152,3 +152,15 @@ def test_the_summary_it_was_filed_with_is_shown_once(client, csm, account, low_u
     # Edited since: the original text is history, on the filing event and as the
     # "from" of the edit.
     assert html.count("marker-5521") == 2
+
+
+@pytest.mark.parametrize(("outcome", "lost"), [("churned", True), ("withdrawn", False)])
+def test_only_a_churn_shows_arr_lost(csm, account, low_usage, outcome, lost):
+    risk = services.risk_open(
+        user=csm, account=account, primary_cause=low_usage, summary="S.", next_steps="N."
+    )
+    services.risk_close(user=csm, risk=risk, outcome=outcome, note="Done.")
+
+    entry = _entry(risk, TimelineKind.CLOSED)
+
+    assert any(label == "ARR lost" for label, _ in entry.details) is lost

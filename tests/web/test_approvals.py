@@ -597,3 +597,21 @@ def test_rejecting_a_decided_escalation_is_a_conflict_message(client, manager, e
     assert response.status_code == 302
     assert flash(response) == [f"This escalation was already rejected by {manager}."]
     assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_an_encoded_nul_in_the_next_link_of_an_in_place_decision_is_harmless(
+    client, admin_user, escalation
+):
+    client.force_login(admin_user)
+
+    response = client.post(
+        reverse("risks:approve", args=[escalation.pk]),
+        # The form value is the text "%00": no NUL reaches the guard, but the
+        # query string inside it decodes to one.
+        {"next": "/risks/approvals/?region=%00", "note": ""},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET=f"escalation-{escalation.pk}",
+    )
+
+    assert response.status_code == 200

@@ -234,7 +234,39 @@ class Account(models.Model):
 
 # The audit trail of admin data: who changed what, when, old → new, whichever
 # way the change came in (the API, the Django admin, a service).
-auditlog.register(User, exclude_fields=["password", "last_login"])
-auditlog.register(Region)
-auditlog.register(Segment)
-auditlog.register(Account)
+# Own columns only: reverse relations (a person's risk records, tokens…) are
+# not changes of the person. Never the password.
+auditlog.register(
+    User,
+    include_fields=[
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "role",
+        "region",
+        "manager",
+        "department",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+    ],
+)
+auditlog.register(
+    Region, include_fields=["code", "name", "timezone", "review_weekday", "review_time"]
+)
+auditlog.register(Segment, include_fields=["code", "name"])
+auditlog.register(
+    Account,
+    include_fields=[
+        "external_id",
+        "name",
+        "region",
+        "segment",
+        "arr",
+        "renewal_date",
+        "csm",
+        "status",
+        "churned_on",
+    ],
+)

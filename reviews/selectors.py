@@ -29,10 +29,12 @@ from .models import SECTION_ORDER, ActionItem, Agenda, AgendaItem, ReviewNote
 # --- agenda ---
 
 
-def _days(later: dt.datetime | dt.date, earlier: dt.datetime | dt.date | None) -> int | None:
+def _days(later: dt.datetime, earlier: dt.datetime | None, zone: zoneinfo.ZoneInfo) -> int | None:
+    """Calendar days between two moments on the region's wall clock, as every
+    other page counts days (opened yesterday evening = 1 day), never negative."""
     if earlier is None:
         return None
-    return max((later - earlier).days, 0)
+    return max((later.astimezone(zone).date() - earlier.astimezone(zone).date()).days, 0)
 
 
 def agenda_with_items(agenda_id: int) -> Agenda:
@@ -71,16 +73,17 @@ def agenda_with_items(agenda_id: int) -> Agenda:
         .prefetch_related(Prefetch("items", queryset=items))
         .get(pk=agenda_id)
     )
-    meeting_day = agenda.meeting_at.astimezone(zoneinfo.ZoneInfo(agenda.region.timezone)).date()
+    zone = zoneinfo.ZoneInfo(agenda.region.timezone)
+    meeting_day = agenda.meeting_at.astimezone(zone).date()
     grouped: dict[str, list[AgendaItem]] = {section.value: [] for section in SECTION_ORDER}
     item_list = list(agenda.items.all())
     for item in item_list:
         risk = item.risk
         until = min(risk.closed_at or agenda.meeting_at, agenda.meeting_at)
         item.days_to_renewal = (risk.account.renewal_date - meeting_day).days
-        item.days_open = _days(until, risk.opened_at)
+        item.days_open = _days(until, risk.opened_at, zone)
         item.days_at_tier3 = (
-            _days(until, risk.tier_changed_at) if risk.tier == Tier.REVIEW else None
+            _days(until, risk.tier_changed_at, zone) if risk.tier == Tier.REVIEW else None
         )
         grouped.setdefault(item.section, []).append(item)
     agenda.item_list = item_list

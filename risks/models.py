@@ -320,4 +320,4 @@ class TimelineEvent(models.Model):
 
 
 # Root causes are admin data: their changes go on the audit trail.
-auditlog.register(RootCause)
+auditlog.register(RootCause, include_fields=["code", "name", "category", "description", "active"])

@@ -249,6 +249,20 @@ def _check_filing(
     return summary, next_steps, amount, above_reason
 
 
+def _churned(account: Account) -> str:
+    return (
+        f"{account.name} churned on {account.churned_on:%-d %b %Y}; an admin must "
+        "reactivate the account before a new risk record can be filed."
+    )
+
+
+def _already_open(account: Account, existing: RiskRecord) -> str:
+    return (
+        f"{account.name} already has an open risk record (#{existing.pk}); "
+        "work on that one instead."
+    )
+
+
 def risk_open_field_errors(
     *,
     user: User,
@@ -260,10 +274,17 @@ def risk_open_field_errors(
     arr_at_risk: Decimal | str | int | None = None,
     arr_above_account_reason: str = "",
 ) -> dict[str, list[str]]:
-    """What ``risk_open`` would say about these fields, without writing anything:
-    a form that already found errors of its own asks this so that the person
-    sees every error in one round trip."""
+    """What ``risk_open`` would say about these fields and the account (churned,
+    already has an open record), without writing anything: a form that already
+    found errors of its own asks this so that the person sees every error in one
+    round trip."""
     errors: dict[str, list[str]] = {}
+    if account.is_churned:
+        errors["account"] = [_churned(account)]
+    else:
+        existing = RiskRecord.objects.filter(account=account, status=RiskStatus.OPEN).first()
+        if existing is not None:
+            errors["account"] = [_already_open(account, existing)]
     _check_filing(
         user,
         account,
@@ -296,10 +317,7 @@ def risk_open(
     )
     ensure_may_file_on(user, account)
     if account.is_churned:
-        raise Conflict(
-            f"{account.name} churned on {account.churned_on:%-d %b %Y}; an admin must "
-            "reactivate the account before a new risk record can be filed."
-        )
+        raise Conflict(_churned(account))
     errors: dict[str, list[str]] = {}
     summary, next_steps, amount, above_reason = _check_filing(
         user,
@@ -317,11 +335,7 @@ def risk_open(
 
     existing = RiskRecord.objects.filter(account=account, status=RiskStatus.OPEN).first()
     if existing is not None:
-        raise Conflict(
-            f"{account.name} already has an open risk record (#{existing.pk}); "
-            "work on that one instead.",
-            existing=existing,
-        )
+        raise Conflict(_already_open(account, existing), existing=existing)
     now = timezone.now()
     try:
         with transaction.atomic():

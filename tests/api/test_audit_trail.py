@@ -114,3 +114,27 @@ def test_the_address_on_the_trail_is_never_taken_from_forwarded_headers(admin_us
 
     entry = _entries(region)[-1]
     assert (entry.remote_addr, entry.remote_port) == ("127.0.0.1", None)
+
+
+def test_a_new_person_is_traced_with_their_own_fields_only(admin_user):
+    _token_client(admin_user).post(
+        "/api/v1/users/",
+        {"username": "fresh", "role": "csm", "password": "a-Long-pass-77"},
+        format="json",
+    )
+
+    [entry] = _entries(User.objects.get(username="fresh"))
+    assert set(entry.changes_dict) <= {
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "role",
+        "region",
+        "manager",
+        "department",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+    }
+    assert "username" in entry.changes_dict

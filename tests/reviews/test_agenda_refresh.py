@@ -128,3 +128,27 @@ def test_a_wait_for_tier_3_that_ends_leaves_the_agenda(
             risk_services.risk_close(user=csm, risk=tier2, outcome="saved", note="Renewed.")
 
     assert tier2.pk not in _sections(upcoming)
+
+
+def test_days_on_the_agenda_are_calendar_days_on_the_regions_clock(region, account):
+    import datetime as dt
+
+    from reviews import selectors
+    from reviews.models import Agenda, AgendaItem
+
+    berlin = zoneinfo.ZoneInfo("Europe/Berlin")
+    meeting = dt.datetime(2026, 12, 2, 15, 0, tzinfo=berlin)
+    # Opened the evening before, reached tier 3 that night: 1 day by the calendar,
+    # 0 by whole 24-hour periods.
+    opened = dt.datetime(2026, 12, 1, 22, 0, tzinfo=berlin)
+    record = factories.RiskRecordFactory(
+        account=account, tier=3, max_tier=3, opened_at=opened, tier_changed_at=opened
+    )
+    agenda = Agenda.objects.create(
+        region=region, week_start=dt.date(2026, 11, 30), meeting_at=meeting
+    )
+    AgendaItem.objects.create(agenda=agenda, risk=record, section=AgendaSection.NEW, position=1)
+
+    [item] = selectors.agenda_with_items(agenda.pk).item_list
+
+    assert (item.days_open, item.days_at_tier3) == (1, 1)

@@ -407,3 +407,21 @@ def test_service_rules_show_together_with_the_forms_own_errors(client, csm, acco
     assert errors["summary"] == ["This field is required."]
     assert errors["secondary_cause"] == ["The secondary cause must differ from the primary cause."]
     assert not RiskRecord.objects.exists()
+
+
+def test_an_account_that_already_has_an_open_record_is_said_with_the_other_errors(
+    client, csm, account, low_usage
+):
+    existing = services.risk_open(
+        user=csm, account=account, primary_cause=low_usage, summary="S.", next_steps="N."
+    )
+    client.force_login(csm)
+
+    response = client.post(file_url(), form_data(account, low_usage, summary=""))
+
+    errors = response.context["form"].errors
+    assert errors["summary"] == ["This field is required."]
+    assert errors["account"] == [
+        f"{account.name} already has an open risk record (#{existing.pk}); "
+        "work on that one instead."
+    ]

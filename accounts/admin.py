@@ -83,8 +83,14 @@ class AccountAdmin(admin.ModelAdmin):
     @admin.action(description="Reactivate selected churned accounts", permissions=["change"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
         churned = list(queryset.filter(status=AccountStatus.CHURNED))
+        active = queryset.count() - len(churned)
         with transaction.atomic():
             for account in churned:
                 services.account_reactivate(user=request.user, account=account)
                 self.log_change(request, account, "Reactivated.")
-        self.message_user(request, f"{len(churned)} account(s) reactivated.", messages.SUCCESS)
+        message = f"{len(churned)} account(s) reactivated."
+        if active:
+            message += (
+                f" {active} selected account(s) were active already and were left as they are."
+            )
+        self.message_user(request, message, messages.SUCCESS)

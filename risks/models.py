@@ -42,7 +42,12 @@ def category_label(category: str) -> str:
 
 
 class RootCause(models.Model):
-    code = models.SlugField(max_length=64, unique=True)
+    code = models.SlugField(
+        max_length=64,
+        unique=True,
+        help_text="A slug. Fixed once a risk record uses the cause: timeline events, "
+        "reports and API clients name causes by code.",
+    )
     name = models.CharField(max_length=120)
     category = models.SlugField(
         max_length=64,

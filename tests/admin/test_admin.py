@@ -864,3 +864,11 @@ def test_timeline_events_cannot_be_added_changed_or_deleted_through_the_admin(
     assert ops_client.get(reverse("admin:risks_timelineevent_add")).status_code == 403
     event.refresh_from_db()
     assert event.text == "Usage halved since March."
+
+
+def test_the_change_page_says_why_a_used_causes_code_is_read_only(ops_client, low_usage, account):
+    factories.RiskRecordFactory(account=account, primary_cause=low_usage)
+
+    html = ops_client.get(reverse("admin:risks_rootcause_change", args=[low_usage.pk])).content
+
+    assert "Fixed once a risk record uses the cause" in html.decode()

@@ -638,3 +638,21 @@ def test_csv_keeps_accents_and_emoji_for_spreadsheets(signed_in, csm):
     [row] = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert row["account"] == "Société Générale 🚀"
     assert row["summary"] == "Müller left; Zoë leads now."
+
+
+def test_closed_records_show_no_renewal_countdown(signed_in, csm):
+    account = factories.AccountFactory(
+        csm=csm, name="Ended Ltd", renewal_date=TODAY - dt.timedelta(days=6)
+    )
+    make_risk(account=account, status=RiskStatus.CHURNED)
+    make_risk(
+        account=factories.AccountFactory(
+            csm=csm, name="Still Open", renewal_date=TODAY - dt.timedelta(days=6)
+        )
+    )
+
+    closed = signed_in.get(LIST_URL, {"status": "closed"}).content.decode()
+    still_open = signed_in.get(LIST_URL, {"status": "open"}).content.decode()
+
+    assert "Ended Ltd" in closed and "days ago" not in closed
+    assert "Still Open" in still_open and "6 days ago" in still_open

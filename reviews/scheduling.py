@@ -47,11 +47,13 @@ def meeting_at_for(region: Region, week_start: dt.date) -> dt.datetime:
 
 
 def next_meeting(region: Region, now: dt.datetime) -> tuple[dt.date, dt.datetime]:
-    """``(week_start, meeting_at)`` of the first meeting starting at or after ``now``."""
+    """``(week_start, meeting_at)`` of the first meeting starting after ``now``.
+    A meeting starting at this very instant has started, as for generation,
+    which freezes an agenda from ``meeting_at`` on."""
     local_today = now.astimezone(zone_of(region)).date()
     week_start = week_start_of(local_today)
     meeting_at = meeting_at_for(region, week_start)
-    if meeting_at < now:
+    if meeting_at <= now:
         week_start += _WEEK
         meeting_at = meeting_at_for(region, week_start)
     return week_start, meeting_at

@@ -10,7 +10,10 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from accounts.models import Account, Region, Role, User
+from demo import data as demo_data
+from demo.content import REGIONS
 from demo.data import SEGMENT_ARR
+from reviews import scheduling
 from reviews.models import Agenda
 from risks.models import (
     Escalation,
@@ -287,3 +290,18 @@ def test_demo_accounts_whose_record_churned_are_churned():
         assert record.account.churned_on == timezone.localdate(record.closed_at)
     active_with_open = Account.objects.filter(risks__status="open")
     assert not active_with_open.filter(status="churned").exists()
+
+
+@pytest.mark.django_db
+def test_the_seed_works_at_the_very_minute_a_review_starts():
+    """The seed rounds "now" to the minute: run at the minute a region's review
+    starts, it must build the following week's agenda, not refuse the started one."""
+    code, name, zone, weekday, review_time = next(row for row in REGIONS if row[0] == "NA")
+    slot = Region(code=code, name=name, timezone=zone, review_weekday=weekday,
+                  review_time=review_time)  # fmt: skip
+    _, meeting_at = scheduling.next_meeting(slot, timezone.now())
+
+    demo_data.seed_demo(now=meeting_at)
+
+    agenda = Agenda.objects.get(region__code="NA")
+    assert agenda.meeting_at == meeting_at + dt.timedelta(weeks=1)

@@ -119,7 +119,7 @@ def test_ambiguous_meeting_slot_when_clocks_fall_back_takes_the_first_occurrence
     assert meeting_at.astimezone(ZoneInfo(tz)).time() == slot
 
 
-def test_next_meeting_is_the_first_starting_at_or_after_now():
+def test_next_meeting_is_the_first_starting_after_now():
     region = Region(
         code="X", timezone="Europe/Berlin", review_weekday=2, review_time=dt.time(15, 0)
     )
@@ -129,7 +129,12 @@ def test_next_meeting_is_the_first_starting_at_or_after_now():
         dt.date(2026, 6, 1),
         meeting,
     )
-    assert scheduling.next_meeting(region, meeting) == (dt.date(2026, 6, 1), meeting)
+    # One starting at this very instant has started (generation would refuse it).
+    assert scheduling.next_meeting(region, meeting - dt.timedelta(seconds=1)) == (
+        dt.date(2026, 6, 1),
+        meeting,
+    )
+    assert scheduling.next_meeting(region, meeting)[0] == dt.date(2026, 6, 8)
     assert scheduling.next_meeting(region, meeting + dt.timedelta(seconds=1)) == (
         dt.date(2026, 6, 8),
         meeting + dt.timedelta(days=7),

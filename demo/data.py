@@ -508,7 +508,14 @@ def _plan_risks(rng: random.Random, csm_indices: list[int], now: dt.datetime) ->
         (_closed_plan(rng, position, now) for position in range(CLOSED_RECORD_COUNT)),
         key=lambda plan: plan.closed_at,
     )
-    free_accounts = [index for index in range(ACCOUNT_COUNT) if index not in open_by_account]
+    # The demo CSM's other accounts stay quiet and active, so that "File a risk
+    # record" works for them at once.
+    kept_free = set(csm_indices[len(DEMO_CSM_SCENARIOS) :])
+    free_accounts = [
+        index
+        for index in range(ACCOUNT_COUNT)
+        if index not in open_by_account and index not in kept_free
+    ]
     rng.shuffle(free_accounts)
     extra = max(0, len(closed) - len(free_accounts))
     # A churned customer does not come back with a new risk, so only earlier saves

@@ -305,3 +305,14 @@ def test_the_seed_works_at_the_very_minute_a_review_starts():
 
     agenda = Agenda.objects.get(region__code="NA")
     assert agenda.meeting_at == meeting_at + dt.timedelta(weeks=1)
+
+
+@pytest.mark.django_db
+def test_the_demo_csm_has_an_account_to_file_on():
+    from risks import selectors
+
+    call_command("seed_demo", stdout=StringIO())
+
+    csm = User.objects.get(username="csm")
+    fileable = selectors.fileable_accounts(csm).filter(open_risk_id__isnull=True)
+    assert fileable.exists()

@@ -161,6 +161,13 @@ class AccountStatus(models.TextChoices):
     CHURNED = "churned", "Churned"
 
 
+class HealthBand(models.TextChoices):
+    GREEN = "green", "Green"
+    YELLOW = "yellow", "Yellow"
+    RED = "red", "Red"
+    UNKNOWN = "unknown", "Unknown"
+
+
 class Account(models.Model):
     external_id = models.CharField(
         max_length=64,
@@ -193,6 +200,12 @@ class Account(models.Model):
         max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
     )
     churned_on = models.DateField(null=True, blank=True)
+    # The newest health score (health.scoring keeps these equal to it).
+    health_score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    health_band = models.CharField(
+        max_length=8, choices=HealthBand.choices, blank=True, editable=False
+    )
+    health_as_of = models.DateField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -118,3 +118,41 @@ class EscalationFactory(factory.django.DjangoModelFactory):
     status = EscalationStatus.PENDING
     reason = "Needs the manager's help."
     requested_by = factory.LazyAttribute(lambda o: o.risk.account.csm)
+
+
+class MeasureFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "health.Measure"
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"measure-{n}")
+    name = factory.LazyAttribute(lambda o: o.code.replace("-", " ").capitalize())
+    dimension = "current_state"
+    kind = "number"
+    better = "higher"
+    scoring = "value"
+    baseline_days = 90
+    stale_after_days = 45
+
+
+class ThresholdFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "health.Threshold"
+
+    measure = factory.SubFactory(MeasureFactory)
+    segment = None
+    red = Decimal("0")
+    green = Decimal("100")
+    weight = 10
+
+
+class ObservationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "health.Observation"
+
+    account = factory.SubFactory(AccountFactory)
+    measure = factory.SubFactory(MeasureFactory)
+    observed_on = factory.LazyFunction(lambda: timezone.now().date())
+    value = Decimal("1")
+    source = "api"
+    recorded_at = factory.LazyFunction(timezone.now)

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "notifications",
+    "health",
     "risks",
     "reviews",
     "reports",
@@ -105,6 +106,11 @@ def database_from_env(default_url: str) -> dict:
     if config["ENGINE"] == "django.db.backends.postgresql":
         config.setdefault("CONN_MAX_AGE", env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0))
         config["CONN_HEALTH_CHECKS"] = True
+        # No JIT compilation: it pays off only for long analytic scans, and it
+        # spends seconds compiling the wide health-scoring statement for
+        # chunks that run in milliseconds.
+        options = config.setdefault("OPTIONS", {})
+        options["options"] = (options.get("options", "") + " -c jit=off").strip()
     config["ATOMIC_REQUESTS"] = False
     return config
 
@@ -317,6 +323,17 @@ SPECTACULAR_SETTINGS = {
 # --- Application ----------------------------------------------------------------
 # How many hours before a region's weekly meeting its agenda is generated.
 REVIEW_AGENDA_LEAD_HOURS = env_int("REVIEW_AGENDA_LEAD_HOURS", 24, minimum=1)
+
+# Health bands: green at or above HEALTH_GREEN_AT, red below HEALTH_RED_BELOW.
+HEALTH_GREEN_AT = env_int("HEALTH_GREEN_AT", 70, minimum=1)
+HEALTH_RED_BELOW = env_int("HEALTH_RED_BELOW", 40, minimum=0)
+if not HEALTH_RED_BELOW <= HEALTH_GREEN_AT <= 100:
+    raise ImproperlyConfigured(
+        f"HEALTH_RED_BELOW={HEALTH_RED_BELOW} must not exceed "
+        f"HEALTH_GREEN_AT={HEALTH_GREEN_AT}, which must be at most 100."
+    )
+# Accounts scored per SQL statement.
+HEALTH_SCORE_CHUNK = env_int("HEALTH_SCORE_CHUNK", 1000, minimum=1)
 
 # Only the local and test settings may create the demo users (password "demo").
 DEMO_DATA_ALLOWED = False

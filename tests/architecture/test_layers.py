@@ -13,7 +13,17 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-APPS = ("config", "core", "accounts", "notifications", "risks", "reviews", "reports", "demo")
+APPS = (
+    "config",
+    "core",
+    "accounts",
+    "notifications",
+    "health",
+    "risks",
+    "reviews",
+    "reports",
+    "demo",
+)
 
 
 def _lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -50,6 +60,9 @@ def test_the_layer_contracts_hold_on_the_tree(tree_copy):
         ("accounts/rules.py", "def _planted():\n    from risks.models import RiskRecord\n"),
         ("risks/services/workflow.py", "from reviews import services as _planted\n"),
         ("notifications/outbox.py", "from risks.models import RiskRecord as _planted\n"),
+        ("health/models.py", "from risks.models import RootCause as _planted\n"),
+        # Side by side in one layer: neither imports the other.
+        ("health/models.py", "from notifications import outbox as _planted\n"),
         ("core/lists.py", "import accounts.models as _planted\n"),
         ("risks/selectors.py", "from config import celery_app as _planted\n"),
         # A cycle inside one app: the invite would import the email that imports it.

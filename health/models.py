@@ -1,0 +1,174 @@
+"""Signals and health scores: measures, the per-segment scorecard (thresholds),
+observations and the daily scores computed from them (health.scoring)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from accounts.models import Account, HealthBand, Segment
+
+
+class Dimension(models.TextChoices):
+    FIT = "fit", "Fit"
+    CURRENT_STATE = "current_state", "Current state"
+    INTEREST = "interest", "Interest"
+
+
+class MeasureKind(models.TextChoices):
+    NUMBER = "number", "Number"
+    EVENT = "event", "Event"
+
+
+class Better(models.TextChoices):
+    HIGHER = "higher", "Higher is better"
+    LOWER = "lower", "Lower is better"
+
+
+class Scoring(models.TextChoices):
+    VALUE = "value", "Latest value"
+    CHANGE = "change", "% change against its baseline"
+
+
+Band = HealthBand
+
+
+class Source(models.TextChoices):
+    API = "api", "API"
+    CSV = "csv", "CSV import"
+    MANUAL = "manual", "Manual"
+
+
+class Measure(models.Model):
+    code = models.SlugField(
+        max_length=64,
+        unique=True,
+        help_text="A slug; observations and the API name measures by code.",
+    )
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    unit = models.CharField(max_length=32, blank=True, help_text="e.g. logins, %, days.")
+    dimension = models.CharField(max_length=16, choices=Dimension.choices)
+    kind = models.CharField(max_length=8, choices=MeasureKind.choices, default=MeasureKind.NUMBER)
+    better = models.CharField(
+        max_length=8,
+        choices=Better.choices,
+        blank=True,
+        help_text="Numbers only: whether a higher or a lower value is healthier.",
+    )
+    scoring = models.CharField(
+        max_length=8,
+        choices=Scoring.choices,
+        default=Scoring.VALUE,
+        help_text="Numbers only: score the latest value, or its % change against "
+        "the mean of the baseline window before it.",
+    )
+    baseline_days = models.PositiveSmallIntegerField(
+        default=90, validators=[MinValueValidator(1), MaxValueValidator(3660)]
+    )
+    stale_after_days = models.PositiveSmallIntegerField(
+        default=45,
+        validators=[MinValueValidator(1), MaxValueValidator(3660)],
+        help_text="A number older than this is left out; an event counts for this many days.",
+    )
+    # Named as a string: health sits below risks and never imports it.
+    suggested_cause = models.ForeignKey(
+        "risks.RootCause",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Offered first when a CSM files on an account where this measure is red.",
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["dimension", "name"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(code=""), name="measure_code_not_blank"),
+            models.CheckConstraint(
+                condition=Q(kind=MeasureKind.EVENT, better="")
+                | Q(kind=MeasureKind.NUMBER) & ~Q(better=""),
+                name="measure_better_for_numbers_only",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Threshold(models.Model):
+    """One line of the scorecard: a measure's red and green values and weight,
+    for one segment or (segment empty) for every segment without its own line."""
+
+    measure = models.ForeignKey(Measure, on_delete=models.CASCADE, related_name="thresholds")
+    segment = models.ForeignKey(
+        Segment, on_delete=models.CASCADE, null=True, blank=True, related_name="thresholds"
+    )
+    red = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    green = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    weight = models.PositiveSmallIntegerField(
+        validators=[MaxValueValidator(100)], help_text="0–100; 0 leaves the measure unscored."
+    )
+
+    class Meta:
+        ordering = ["measure", F("segment").asc(nulls_first=True)]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["measure", "segment"],
+                name="threshold_one_per_measure_segment",
+                nulls_distinct=False,
+            ),
+            models.CheckConstraint(
+                condition=Q(weight__gte=0, weight__lte=100), name="threshold_weight_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.measure} ({self.segment or 'default'})"
+
+
+class Observation(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    measure = models.ForeignKey(Measure, on_delete=models.PROTECT, related_name="+", db_index=False)
+    observed_on = models.DateField()
+    value = models.DecimalField(max_digits=18, decimal_places=4)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # Also the index every read goes through: an account's measure by day.
+            models.UniqueConstraint(
+                fields=["account", "measure", "observed_on"], name="observation_one_per_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.measure_id}={self.value} on {self.observed_on}"
+
+
+class HealthScore(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    as_of = models.DateField()
+    score = models.PositiveSmallIntegerField(null=True)
+    band = models.CharField(max_length=8, choices=Band.choices)
+    coverage = models.DecimalField(max_digits=5, decimal_places=4)
+    fit = models.PositiveSmallIntegerField(null=True)
+    current_state = models.PositiveSmallIntegerField(null=True)
+    interest = models.PositiveSmallIntegerField(null=True)
+    parts = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["account", "-as_of"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "as_of"], name="healthscore_one_per_day"),
+        ]
+        indexes = [models.Index(fields=["as_of", "band"], name="healthscore_asof_band_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.as_of}: {self.score} ({self.band})"

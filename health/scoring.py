@@ -1,0 +1,332 @@
+"""Health scores, computed in the database: one statement scores a chunk of
+accounts as of a day and writes their HealthScore rows (docs/domain.md,
+"Health scores", has the formula this SQL follows to the letter).
+
+Per account and weighted measure of its scorecard (the segment's own
+threshold line, else the default line):
+- latest: the observation with the greatest observed_on <= D; a number is
+  fresh when D - observed_on <= stale_after_days, and left out otherwise;
+- scoring=change: v = 100 (latest - m) / m, m the mean of the values in
+  [latest.observed_on - baseline_days, latest.observed_on); none or m = 0 →
+  left out. scoring=value: v = latest;
+- v scores 0 at red, 100 at green, linearly between; an event seen within
+  (D - stale_after_days, D] scores 0, else 100 (never left out);
+- score = Σ w·s / Σ w over the parts not left out, half up to an integer;
+  coverage = that Σ w / Σ w of every weighted measure; coverage < 0.5 → no
+  score, band unknown. Sub-scores: the same within one dimension.
+
+The same SQL runs on PostgreSQL and SQLite; the few spellings that differ
+(date arithmetic, JSON building, locking) come from `_Dialect`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+DIMENSIONS = ("fit", "current_state", "interest")
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    date_param: str  # the as-of parameter as a date
+    days_between: str  # whole days from {b} to {a}
+    date_minus: str  # the date {d} less {n} days
+    json_object: str  # a JSON object from key/value pairs
+    json_object_agg: str  # an object of {key}: {value} over a group
+    json_bool: str  # a JSON boolean from a SQL condition
+    lock: str  # lock the chunk's account rows while they are scored
+    half_up: str  # {x} >= 0 rounded half up to an integer
+
+
+_POSTGRES = _Dialect(
+    date_param="CAST(%(as_of)s AS date)",
+    days_between="({a} - {b})",
+    date_minus="({d} - {n})",
+    json_object="jsonb_build_object({pairs})",
+    json_object_agg="jsonb_object_agg({key}, {value})",
+    json_bool="({cond})",
+    lock="FOR NO KEY UPDATE",
+    # Round to 9 places first, so that a quotient such as 149/3·… that is
+    # exactly .5 but printed as .49999… by finite decimals rounds up.
+    half_up="CAST(round(round({x}, 9)) AS integer)",
+)
+_SQLITE = _Dialect(
+    date_param="date(%(as_of)s)",
+    days_between="CAST(julianday({a}) - julianday({b}) AS integer)",
+    date_minus="date({d}, '-' || {n} || ' days')",
+    json_object="json_object({pairs})",
+    json_object_agg="json_group_object({key}, json({value}))",
+    json_bool="json(CASE WHEN {cond} THEN 'true' ELSE 'false' END)",
+    lock="",
+    half_up="CAST(round({x}, 9) + 0.5 AS integer)",
+)
+
+
+def _dialect() -> _Dialect:
+    return _POSTGRES if connection.vendor == "postgresql" else _SQLITE
+
+
+def scoring_select(dialect: _Dialect, chunk_filter: str) -> str:
+    """The CTEs and SELECT that compute one row per account of the chunk:
+    (account_id, score, band, coverage, fit, current_state, interest, parts).
+
+    `chunk_filter` narrows accounts_account (alias a); it may end with an
+    ORDER BY … LIMIT. Parameters: as_of, green_at, red_below, plus the
+    filter's own."""
+    d = dialect.date_param
+    age = dialect.days_between.format(a=d, b="l.observed_on")
+    baseline_from = dialect.date_minus.format(d="l.observed_on", n="l.baseline_days")
+    part = dialect.json_object.format(
+        pairs=", ".join(
+            [
+                "'value', p.value",
+                "'observed_on', p.observed_on",
+                "'change', round(p.change, 2)",
+                "'score', round(p.s, 2)",
+                "'weight', p.weight",
+                "'dimension', p.dimension",
+                "'fresh', " + dialect.json_bool.format(cond="p.fresh = 1"),
+            ]
+        )
+    )
+
+    def sums(prefix: str, condition: str = "TRUE") -> str:
+        # Every weight, the weight of the parts not left out, and Σ w·s.
+        return (
+            f"sum(CASE WHEN {condition} THEN p.weight END) AS {prefix}_all, "
+            f"sum(CASE WHEN {condition} AND p.s IS NOT NULL THEN p.weight END) AS {prefix}_in, "
+            f"sum(CASE WHEN {condition} THEN p.weight * p.s END) AS {prefix}_ws"
+        )
+
+    def ratio(prefix: str) -> str:
+        # Σ w·s / Σ w half up, or NULL when under half of the weight is covered.
+        rounded = dialect.half_up.format(x=f"t.{prefix}_ws * 1.0 / t.{prefix}_in")
+        return (
+            f"CASE WHEN t.{prefix}_in IS NULL OR 2 * t.{prefix}_in < t.{prefix}_all "
+            f"THEN NULL ELSE {rounded} END"
+        )
+
+    dimension_sums = ",\n        ".join(sums(dim, f"p.dimension = '{dim}'") for dim in DIMENSIONS)
+    dimension_scores = ", ".join(f"{ratio(dim)} AS {dim}" for dim in DIMENSIONS)
+    return f"""
+    acc AS (
+        SELECT a.id, a.segment_id FROM accounts_account a
+        WHERE (a.status = 'active' OR a.churned_on > {d}) AND {chunk_filter}
+    ),
+    card AS (
+        SELECT acc.id AS account_id, m.id AS measure_id, m.code, m.dimension, m.kind,
+               m.better, m.scoring, m.baseline_days, m.stale_after_days,
+               CASE WHEN ts.id IS NULL THEN td.red ELSE ts.red END AS red,
+               CASE WHEN ts.id IS NULL THEN td.green ELSE ts.green END AS green,
+               CASE WHEN ts.id IS NULL THEN td.weight ELSE ts.weight END AS weight
+        FROM acc
+        CROSS JOIN health_measure m
+        LEFT JOIN health_threshold ts ON ts.measure_id = m.id AND ts.segment_id = acc.segment_id
+        LEFT JOIN health_threshold td ON td.measure_id = m.id AND td.segment_id IS NULL
+        WHERE m.active
+    ),
+    latest AS (
+        SELECT card.*,
+               (SELECT max(o.observed_on) FROM health_observation o
+                WHERE o.account_id = card.account_id AND o.measure_id = card.measure_id
+                  AND o.observed_on <= {d}) AS observed_on
+        FROM card WHERE card.weight > 0
+    ),
+    valued AS (
+        SELECT l.*, o.value, {age} AS age,
+               CASE WHEN l.kind = 'number' AND l.scoring = 'change' THEN
+                   (SELECT avg(b.value) FROM health_observation b
+                    WHERE b.account_id = l.account_id AND b.measure_id = l.measure_id
+                      AND b.observed_on >= {baseline_from} AND b.observed_on < l.observed_on)
+               END AS baseline
+        FROM latest l
+        LEFT JOIN health_observation o
+          ON o.account_id = l.account_id AND o.measure_id = l.measure_id
+         AND o.observed_on = l.observed_on
+    ),
+    measured AS (
+        SELECT valued.*,
+               CASE WHEN kind = 'event'
+                    THEN CASE WHEN observed_on IS NOT NULL AND age < stale_after_days
+                              THEN 1 ELSE 0 END
+                    ELSE CASE WHEN observed_on IS NOT NULL AND age <= stale_after_days
+                              THEN 1 ELSE 0 END
+               END AS fresh,
+               CASE WHEN scoring = 'change' AND baseline <> 0
+                    THEN 100.0 * (value - baseline) / baseline END AS change
+        FROM valued
+    ),
+    scored AS (
+        SELECT measured.*,
+               CASE WHEN kind = 'number' AND fresh = 1 AND scoring = 'change' THEN change
+                    WHEN kind = 'number' AND fresh = 1 AND scoring = 'value' THEN value
+               END AS v
+        FROM measured
+    ),
+    p AS (
+        SELECT scored.*,
+               CASE WHEN kind = 'event' THEN CASE WHEN fresh = 1 THEN 0 ELSE 100 END
+                    WHEN v IS NULL THEN NULL
+                    WHEN better = 'higher' THEN
+                        CASE WHEN v <= red THEN 0 WHEN v >= green THEN 100
+                             ELSE 100.0 * (v - red) / (green - red) END
+                    ELSE
+                        CASE WHEN v >= red THEN 0 WHEN v <= green THEN 100
+                             ELSE 100.0 * (red - v) / (red - green) END
+               END AS s
+        FROM scored
+    ),
+    totals AS (
+        SELECT p.account_id,
+        {sums("w")},
+        {dimension_sums},
+        {dialect.json_object_agg.format(key="p.code", value=part)} AS parts
+        FROM p GROUP BY p.account_id
+    ),
+    ratios AS (
+        SELECT t.account_id, {ratio("w")} AS score, {dimension_scores},
+               CASE WHEN t.w_in IS NULL THEN 0
+                    ELSE round(t.w_in * 1.0 / t.w_all, 4) END AS coverage,
+               t.parts
+        FROM totals t
+    ),
+    result AS (
+        SELECT acc.id AS account_id, r.score,
+               CASE WHEN r.score IS NULL THEN 'unknown'
+                    WHEN r.score >= %(green_at)s THEN 'green'
+                    WHEN r.score < %(red_below)s THEN 'red'
+                    ELSE 'yellow' END AS band,
+               COALESCE(r.coverage, 0) AS coverage,
+               r.fit, r.current_state, r.interest,
+               COALESCE(r.parts, {dialect.json_object.format(pairs="")}) AS parts
+        FROM acc LEFT JOIN ratios r ON r.account_id = acc.id
+    )"""
+
+
+_COLUMNS = (
+    "account_id, as_of, score, band, coverage, fit, current_state, interest, parts, computed_at"
+)
+_UPSERT = """
+    ON CONFLICT (account_id, as_of) DO UPDATE SET
+        score = EXCLUDED.score, band = EXCLUDED.band, coverage = EXCLUDED.coverage,
+        fit = EXCLUDED.fit, current_state = EXCLUDED.current_state,
+        interest = EXCLUDED.interest, parts = EXCLUDED.parts,
+        computed_at = EXCLUDED.computed_at"""
+_INSERTED = """
+    SELECT account_id, {as_of}, score, band, coverage, fit, current_state, interest,
+           parts, %(now)s FROM result"""
+
+
+def _postgres_chunk(chunk_filter: str, params: dict) -> tuple[int, int | None, bool]:
+    dialect = _POSTGRES
+    d = dialect.date_param
+    sql = f"""
+    WITH {scoring_select(dialect, chunk_filter)},
+    ins AS (
+        INSERT INTO health_healthscore ({_COLUMNS})
+        {_INSERTED.format(as_of=d)}
+        {_UPSERT}
+        RETURNING account_id, as_of, score, band
+    ),
+    mirrored AS (
+        UPDATE accounts_account a
+        SET health_score = ins.score, health_band = ins.band, health_as_of = ins.as_of
+        FROM ins
+        WHERE a.id = ins.account_id AND (a.health_as_of IS NULL OR a.health_as_of <= ins.as_of)
+    )
+    SELECT count(*), max(account_id),
+           EXISTS (SELECT 1 FROM accounts_account a
+                   WHERE (a.status = 'active' OR a.churned_on > {d})
+                     AND a.id > (SELECT max(id) FROM acc))
+    FROM ins"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        count, last, more = cursor.fetchone()
+    return count, last, bool(more)
+
+
+def _sqlite_chunk(
+    chunk_filter: str, params: dict, limit: int | None
+) -> tuple[int, int | None, bool]:
+    dialect = _SQLITE
+    d = dialect.date_param
+    sql = f"""
+    INSERT INTO health_healthscore ({_COLUMNS})
+    WITH {scoring_select(dialect, chunk_filter)}
+    {_INSERTED.format(as_of=d)} WHERE TRUE
+    {_UPSERT}
+    RETURNING account_id"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return 0, None, False
+        cursor.execute(
+            f"""
+            UPDATE accounts_account
+            SET health_score = h.score, health_band = h.band, health_as_of = h.as_of
+            FROM health_healthscore h
+            WHERE h.account_id = accounts_account.id AND h.as_of = {d}
+              AND accounts_account.id BETWEEN %(low)s AND %(high)s
+              AND (accounts_account.health_as_of IS NULL
+                   OR accounts_account.health_as_of <= h.as_of)""",
+            {**params, "low": min(ids), "high": max(ids)},
+        )
+    return len(ids), max(ids), limit is not None and len(ids) == limit
+
+
+def _score_chunk(as_of: date, chunk_filter: str, extra: dict, limit: int | None):
+    params = {
+        "as_of": as_of,
+        "green_at": settings.HEALTH_GREEN_AT,
+        "red_below": settings.HEALTH_RED_BELOW,
+        "now": timezone.now(),
+        **extra,
+    }
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            return _postgres_chunk(chunk_filter, params)
+        return _sqlite_chunk(chunk_filter, params, limit)
+
+
+def score_accounts(
+    as_of: date, account_ids: Iterable[int] | None = None, *, chunk_size: int | None = None
+) -> int:
+    """Score the accounts (all that were active on `as_of` when None) as of
+    that day, writing their HealthScore rows and mirroring the newest onto
+    each account. Returns how many accounts were scored. One statement per
+    chunk of accounts on PostgreSQL (two on SQLite), whatever their count."""
+    chunk = chunk_size or settings.HEALTH_SCORE_CHUNK
+    lock = _dialect().lock
+    scored = 0
+    if account_ids is None:
+        after = 0
+        more = True
+        while more:
+            count, last, more = _score_chunk(
+                as_of,
+                f"a.id > %(after)s ORDER BY a.id LIMIT %(limit)s {lock}",
+                {"after": after, "limit": chunk},
+                chunk,
+            )
+            scored += count
+            after = last or after
+        return scored
+    ids = sorted(set(account_ids))
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        placeholders = ", ".join(f"%(id{i})s" for i in range(len(part)))
+        count, _, _ = _score_chunk(
+            as_of,
+            f"a.id IN ({placeholders}) ORDER BY a.id {lock}",
+            {f"id{i}": account_id for i, account_id in enumerate(part)},
+            None,
+        )
+        scored += count
+    return scored

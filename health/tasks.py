@@ -1,0 +1,29 @@
+"""Celery tasks that score account health. Both are idempotent: scoring a day
+again overwrites that day's rows with the same figures."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+from django.utils import timezone
+
+from .scoring import score_accounts
+
+# A whole book of accounts is scored in chunks, each its own transaction; the
+# limits leave room for a few hundred thousand accounts.
+LIMITS = {"soft_time_limit": 900, "time_limit": 960}
+
+
+@shared_task(name="health.tasks.score_all_accounts", **LIMITS)
+def score_all_accounts(as_of: str | None = None) -> int:
+    """Daily (beat): score every account active on the day (today, UTC, by default)."""
+    day = date.fromisoformat(as_of) if as_of else timezone.now().date()
+    return score_accounts(day)
+
+
+@shared_task(name="health.tasks.score_some_accounts", **LIMITS)
+def score_some_accounts(account_ids: list[int], as_of: str | None = None) -> int:
+    """Rescore the accounts an ingest touched."""
+    day = date.fromisoformat(as_of) if as_of else timezone.now().date()
+    return score_accounts(day, account_ids)

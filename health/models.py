@@ -111,7 +111,7 @@ class Threshold(models.Model):
     red = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
     green = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
     weight = models.PositiveSmallIntegerField(
-        validators=[MaxValueValidator(100)], help_text="0–100; 0 leaves the measure unscored."
+        validators=[MaxValueValidator(100)], help_text="0-100; 0 leaves the measure unscored."
     )
 
     class Meta:

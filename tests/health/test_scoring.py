@@ -58,7 +58,7 @@ def test_higher_is_better_scores_linearly_between_red_and_green(account):
     logins = measure(20, 100)
     observe(account, logins, 60)
     result = score(account)
-    # 100 × (60 − 20) / (100 − 20) = 50
+    # 100 * (60 - 20) / (100 - 20) = 50
     assert (result.score, result.band, result.coverage) == (50, "yellow", Decimal("1.0000"))
     assert result.parts[logins.code]["score"] == 50
     assert result.parts[logins.code]["weight"] == 10
@@ -76,7 +76,7 @@ def test_at_or_beyond_red_and_green_the_score_is_clamped(account, value, expecte
 
 @pytest.mark.parametrize(("value", "expected"), [(30, 0), (45, 0), (7, 100), (0, 100), (12, 78)])
 def test_lower_is_better_scores_from_red_down_to_green(account, value, expected):
-    # 12 days: 100 × (30 − 12) / (30 − 7) = 78.26… → 78
+    # 12 days: 100 * (30 - 12) / (30 - 7) = 78.26… → 78
     observe(account, measure(30, 7, better="lower"), value)
     assert score(account).score == expected
 
@@ -84,7 +84,7 @@ def test_lower_is_better_scores_from_red_down_to_green(account, value, expected)
 def test_the_score_is_the_weighted_mean_of_the_parts(account):
     observe(account, measure(20, 100, weight=10), 60)  # 50
     observe(account, measure(30, 7, weight=30, better="lower"), 12)  # 78.2608…
-    # (10 × 50 + 30 × 78.2608…) / 40 = 71.195… → 71, green
+    # (10 * 50 + 30 * 78.2608…) / 40 = 71.195… → 71, green
     result = score(account)
     assert (result.score, result.band) == (71, "green")
 
@@ -138,8 +138,8 @@ def test_change_scoring_compares_with_the_mean_of_the_baseline_window(account):
     observe(account, usage, 150, days_before=60)
     observe(account, usage, 200, days_before=30)
     observe(account, usage, 120)
-    # m = (100 + 150 + 200) / 3 = 150; v = 100 × (120 − 150) / 150 = −20
-    # s = 100 × (−20 − (−30)) / (0 − (−30)) = 33.33… → 33
+    # m = (100 + 150 + 200) / 3 = 150; v = 100 * (120 - 150) / 150 = -20
+    # s = 100 * (-20 - (-30)) / (0 - (-30)) = 33.33… → 33
     result = score(account)
     assert result.score == 33
     assert result.parts[usage.code]["change"] == -20
@@ -166,7 +166,7 @@ def test_a_recent_event_scores_zero_and_an_old_or_absent_one_a_hundred(account):
     sponsor_left = measure(0, 0, kind="event", better="", stale_after_days=90)
     other = factories.AccountFactory()
     third = factories.AccountFactory()
-    observe(account, sponsor_left, 1, days_before=89)  # inside (D − 90, D]
+    observe(account, sponsor_left, 1, days_before=89)  # inside (D - 90, D]
     observe(other, sponsor_left, 1, days_before=90)  # just outside
     assert score(account).score == 0
     assert score(other).score == 100
@@ -177,7 +177,7 @@ def test_a_recent_event_scores_zero_and_an_old_or_absent_one_a_hundred(account):
 
 @pytest.mark.parametrize(("value", "expected"), [(99, 50), (101, 51), (1, 1), (97, 49)])
 def test_halves_round_up(account, value, expected):
-    # 100 × v / 200: 49.5 → 50, 50.5 → 51, 0.5 → 1, 48.5 → 49
+    # 100 * v / 200: 49.5 → 50, 50.5 → 51, 0.5 → 1, 48.5 → 49
     observe(account, measure(0, 200), value)
     assert score(account).score == expected
 
@@ -212,8 +212,8 @@ def test_a_segments_own_line_wins_over_the_default(account):
     factories.ThresholdFactory(measure=logins, segment=smb, red=Decimal(5), green=Decimal(30))
     observe(account, logins, 25)
     observe(small, logins, 25)
-    assert score(account).score == 6  # 100 × 5 / 80 = 6.25
-    assert score(small).score == 80  # 100 × 20 / 25
+    assert score(account).score == 6  # 100 * 5 / 80 = 6.25
+    assert score(small).score == 80  # 100 * 20 / 25
 
 
 def test_weight_zero_on_the_segment_line_leaves_the_measure_out_there(account):
@@ -248,7 +248,7 @@ def test_sub_scores_use_the_same_formula_within_each_dimension(account):
     observe(account, measure(0, 100, weight=30, dimension="interest"), 100)
     measure(0, 100, weight=10, dimension="current_state")  # unobserved
     result = score(account)
-    # interest: (10 × 60 + 30 × 100) / 40 = 90; fit: 30; current state: nothing covered
+    # interest: (10 * 60 + 30 * 100) / 40 = 90; fit: 30; current state: nothing covered
     assert (result.fit, result.interest, result.current_state) == (30, 90, None)
     # overall: (300 + 600 + 3000) / 50 = 78 with coverage 50 / 60
     assert (result.score, result.coverage) == (78, Decimal("0.8333"))

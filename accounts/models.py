@@ -203,7 +203,12 @@ class Account(models.Model):
     # The newest health score (health.scoring keeps these equal to it).
     health_score = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     health_band = models.CharField(
-        max_length=8, choices=HealthBand.choices, blank=True, editable=False
+        max_length=8,
+        choices=HealthBand.choices,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
     )
     health_as_of = models.DateField(null=True, blank=True, editable=False)
 

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='account',
             name='health_band',
-            field=models.CharField(blank=True, choices=[('green', 'Green'), ('yellow', 'Yellow'), ('red', 'Red'), ('unknown', 'Unknown')], editable=False, max_length=8),
+            field=models.CharField(blank=True, choices=[('green', 'Green'), ('yellow', 'Yellow'), ('red', 'Red'), ('unknown', 'Unknown')], db_default='', default='', editable=False, max_length=8),
         ),
         migrations.AddField(
             model_name='account',

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {
     "list_risks_vs_baseline": 2.0,
     "report_vs_sql": 1.3,
+    "score_all_vs_sql": 1.5,
 }
 
 # The Outcomes report by primary cause over every record, as one would write
@@ -78,6 +79,12 @@ def median_ms(action: Callable[[], object], *, repeat: int, warmup: int = 3) -> 
         action()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples) * 1000
+
+
+def time_now_date():
+    from django.utils import timezone
+
+    return timezone.now().date()
 
 
 def recreate_database() -> None:
@@ -306,6 +313,13 @@ def main() -> int:
     emit("dataset_open_risks", sizes.open)
     emit("dataset_regions", sizes.regions)
 
+    from bench import health
+
+    health_day = time_now_date()
+    start = time.perf_counter()
+    emit("dataset_observations", health.generate_observations(health_day))
+    emit("dataset_observations_s", round(time.perf_counter() - start, 1))
+
     from django.test import Client
     from knox.models import AuthToken
 
@@ -323,6 +337,7 @@ def main() -> int:
 
     figures: dict[str, object] = {}
     for step in (
+        lambda: health.measure_scoring(health_day, max(1, min(report_repeat, 3))),
         lambda: measure_list(client, repeat, region, cause),
         lambda: measure_report(report_repeat),
         lambda: measure_agendas(max(1, min(repeat, 5))),
@@ -344,6 +359,8 @@ def main() -> int:
         missed.append("list_risks_queries_page_10 != list_risks_queries_page_100")
     if not str(figures["agenda_queries_per_region"]).isdigit():
         missed.append("agenda_queries_per_region is not constant")
+    if figures["score_queries_10k"] != figures["score_queries_100k"]:
+        missed.append("score_queries_10k != score_queries_100k")
     if figures["list_risks_errors"] != 0:
         missed.append("list_risks_errors is not 0")
     emit("targets_missed", "; ".join(missed) if missed else "none")

@@ -64,7 +64,7 @@ _SQLITE = _Dialect(
     json_object_agg="json_group_object({key}, json({value}))",
     json_bool="json(CASE WHEN {cond} THEN 'true' ELSE 'false' END)",
     lock="",
-    half_up="CAST(round({x}, 9) + 0.5 AS integer)",
+    half_up="CAST(round({x}) AS integer)",
 )
 
 
@@ -119,7 +119,7 @@ def scoring_select(dialect: _Dialect, chunk_filter: str) -> str:
         SELECT a.id, a.segment_id FROM accounts_account a
         WHERE (a.status = 'active' OR a.churned_on > {d}) AND {chunk_filter}
     ),
-    card AS (
+    card AS MATERIALIZED (
         SELECT acc.id AS account_id, m.id AS measure_id, m.code, m.dimension, m.kind,
                m.better, m.scoring, m.baseline_days, m.stale_after_days,
                CASE WHEN ts.id IS NULL THEN td.red ELSE ts.red END AS red,
@@ -131,24 +131,24 @@ def scoring_select(dialect: _Dialect, chunk_filter: str) -> str:
         LEFT JOIN health_threshold td ON td.measure_id = m.id AND td.segment_id IS NULL
         WHERE m.active
     ),
-    latest AS (
+    latest AS MATERIALIZED (
         SELECT card.*,
                (SELECT max(o.observed_on) FROM health_observation o
                 WHERE o.account_id = card.account_id AND o.measure_id = card.measure_id
                   AND o.observed_on <= {d}) AS observed_on
         FROM card WHERE card.weight > 0
     ),
-    valued AS (
-        SELECT l.*, o.value, {age} AS age,
+    valued AS MATERIALIZED (
+        SELECT l.*, {age} AS age,
+               (SELECT o.value FROM health_observation o
+                WHERE o.account_id = l.account_id AND o.measure_id = l.measure_id
+                  AND o.observed_on = l.observed_on) AS value,
                CASE WHEN l.kind = 'number' AND l.scoring = 'change' THEN
                    (SELECT avg(b.value) FROM health_observation b
                     WHERE b.account_id = l.account_id AND b.measure_id = l.measure_id
                       AND b.observed_on >= {baseline_from} AND b.observed_on < l.observed_on)
                END AS baseline
         FROM latest l
-        LEFT JOIN health_observation o
-          ON o.account_id = l.account_id AND o.measure_id = l.measure_id
-         AND o.observed_on = l.observed_on
     ),
     measured AS (
         SELECT valued.*,

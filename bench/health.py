@@ -1,0 +1,161 @@
+"""Health figures of `make bench`: observations for every bench account,
+scoring all of them against one hand-written statement, and the query count
+per thousand accounts (bench/run.py prints them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+# Weekly observations per account and measure: with the twelve seeded
+# measures, 100,000 accounts hold 9 x 11 x 100,000 numbers plus the events,
+# about ten million rows.
+WEEKS = 9
+
+# Deterministic values spread from below red to beyond green, from a hash of
+# (account, measure, week); an event (sponsor left) for one account in 40.
+_OBSERVATIONS_SQL = """
+INSERT INTO health_observation (account_id, measure_id, observed_on, value, source, recorded_at)
+SELECT a.id, m.id, %(as_of)s::date - CAST(7 * w + a.id %% 7 AS integer),
+       CASE WHEN m.kind = 'event' THEN 1
+            ELSE round(t.red + (t.green - t.red)
+                 * ((abs(hashtext(a.id || ':' || m.id || ':' || w)) %% 1000) / 700.0 - 0.2), 2)
+       END,
+       'api', now()
+FROM accounts_account a
+CROSS JOIN health_measure m
+JOIN health_threshold t ON t.measure_id = m.id AND t.segment_id IS NULL
+CROSS JOIN generate_series(0, %(weeks)s - 1) AS w
+WHERE m.kind = 'number' OR (a.id %% 40 = 0 AND w = 0)
+"""
+
+# The same scores as health.scoring, written by hand as one statement over
+# every account: DISTINCT ON for each measure's latest value, a lateral mean
+# for the baseline, one aggregate per account.
+HAND_SQL = """
+WITH card AS (
+    SELECT a.id AS account_id, m.id AS measure_id, m.kind, m.better, m.scoring,
+           m.baseline_days, m.stale_after_days,
+           COALESCE(ts.red, td.red) AS red, COALESCE(ts.green, td.green) AS green,
+           COALESCE(ts.weight, td.weight) AS weight
+    FROM accounts_account a
+    CROSS JOIN health_measure m
+    LEFT JOIN health_threshold ts ON ts.measure_id = m.id AND ts.segment_id = a.segment_id
+    LEFT JOIN health_threshold td ON td.measure_id = m.id AND td.segment_id IS NULL
+    WHERE m.active AND (a.status = 'active' OR a.churned_on > %(as_of)s)
+      AND COALESCE(ts.weight, td.weight) > 0
+),
+latest AS (
+    SELECT DISTINCT ON (o.account_id, o.measure_id)
+           o.account_id, o.measure_id, o.observed_on, o.value
+    FROM health_observation o
+    WHERE o.observed_on <= %(as_of)s
+    ORDER BY o.account_id, o.measure_id, o.observed_on DESC
+),
+parts AS (
+    SELECT c.account_id, c.weight,
+           CASE
+             WHEN c.kind = 'event' THEN
+               CASE WHEN l.observed_on > %(as_of)s::date - c.stale_after_days THEN 0 ELSE 100 END
+             ELSE (
+               SELECT CASE WHEN v IS NULL THEN NULL
+                           WHEN c.better = 'higher' THEN
+                             CASE WHEN v <= c.red THEN 0 WHEN v >= c.green THEN 100
+                                  ELSE 100.0 * (v - c.red) / (c.green - c.red) END
+                           ELSE
+                             CASE WHEN v >= c.red THEN 0 WHEN v <= c.green THEN 100
+                                  ELSE 100.0 * (c.red - v) / (c.red - c.green) END
+                      END
+               FROM (SELECT CASE
+                        WHEN l.observed_on IS NULL
+                             OR %(as_of)s::date - l.observed_on > c.stale_after_days THEN NULL
+                        WHEN c.scoring = 'value' THEN l.value
+                        WHEN base.m IS NULL OR base.m = 0 THEN NULL
+                        ELSE 100.0 * (l.value - base.m) / base.m END AS v) AS x)
+           END AS s
+    FROM card c
+    LEFT JOIN latest l ON l.account_id = c.account_id AND l.measure_id = c.measure_id
+    LEFT JOIN LATERAL (
+        SELECT avg(b.value) AS m FROM health_observation b
+        WHERE c.scoring = 'change' AND b.account_id = c.account_id
+          AND b.measure_id = c.measure_id
+          AND b.observed_on >= l.observed_on - c.baseline_days
+          AND b.observed_on < l.observed_on
+    ) base ON TRUE
+)
+SELECT account_id,
+       CASE WHEN 2 * sum(weight) FILTER (WHERE s IS NOT NULL) < sum(weight)
+                 OR count(s) = 0 THEN NULL
+            ELSE round(round(sum(weight * s) / sum(weight) FILTER (WHERE s IS NOT NULL), 9))
+       END AS score
+FROM parts
+GROUP BY account_id
+"""
+
+
+def generate_observations(as_of: dt.date) -> int:
+    """Load the observations with the table's unique index and foreign keys
+    dropped, then put them back (validated in one pass each)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'health_observation'::regclass AND contype IN ('u', 'f')"
+        )
+        constraints = cursor.fetchall()
+        for name, _ in constraints:
+            cursor.execute(f'ALTER TABLE health_observation DROP CONSTRAINT "{name}"')
+        cursor.execute(_OBSERVATIONS_SQL, {"as_of": as_of, "weeks": WEEKS})
+        count = cursor.rowcount
+        for name, definition in constraints:
+            cursor.execute(f'ALTER TABLE health_observation ADD CONSTRAINT "{name}" {definition}')
+        cursor.execute("VACUUM ANALYZE health_observation")
+        cursor.execute("ANALYZE accounts_account")
+    return count
+
+
+def measure_scoring(as_of: dt.date, repeat: int) -> dict[str, object]:
+    from accounts.models import Account
+    from health.models import HealthScore
+    from health.scoring import score_accounts
+
+    def ours() -> float:
+        start = time.perf_counter()
+        score_accounts(as_of)
+        return time.perf_counter() - start
+
+    def hand() -> tuple[float, dict[int, int | None]]:
+        start = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(HAND_SQL, {"as_of": as_of})
+            rows = dict(cursor.fetchall())
+        return time.perf_counter() - start, rows
+
+    ours()  # warm-up; also the first write of every row
+    hand()
+    ours_s = sorted(ours() for _ in range(repeat))[repeat // 2]
+    hand_runs = [hand() for _ in range(repeat)]
+    hand_s = sorted(seconds for seconds, _ in hand_runs)[repeat // 2]
+    expected = hand_runs[0][1]
+    scored = dict(HealthScore.objects.filter(as_of=as_of).values_list("account_id", "score"))
+    expected = {account: None if s is None else int(s) for account, s in expected.items()}
+    active = Account.objects.filter(status="active").count()
+    if scored != {**dict.fromkeys(scored, None), **expected} or len(scored) != active:
+        differing = [a for a in scored if scored[a] != expected.get(a)][:5]
+        raise SystemExit(f"score_all_vs_sql: scores differ from the hand SQL, e.g. {differing}")
+
+    ids = list(Account.objects.order_by("pk").values_list("pk", flat=True)[:10_000])
+    with CaptureQueriesContext(connection) as ten_k:
+        score_accounts(as_of, ids)
+    with CaptureQueriesContext(connection) as all_accounts:
+        score_accounts(as_of)
+    return {
+        "health_accounts_scored": len(scored),
+        "score_all_s": round(ours_s, 2),
+        "score_all_sql_s": round(hand_s, 2),
+        "score_all_vs_sql": round(ours_s / hand_s, 2),
+        "score_queries_10k": round(len(ten_k.captured_queries) / (len(ids) / 1000), 2),
+        "score_queries_100k": round(len(all_accounts.captured_queries) / (active / 1000), 2),
+    }

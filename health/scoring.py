@@ -64,7 +64,7 @@ _SQLITE = _Dialect(
     json_object_agg="json_group_object({key}, json({value}))",
     json_bool="json(CASE WHEN {cond} THEN 'true' ELSE 'false' END)",
     lock="",
-    half_up="CAST(round({x}) AS integer)",
+    half_up="CAST(round({x}, 9) + 0.5 AS integer)",
 )
 
 

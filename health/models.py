@@ -132,7 +132,10 @@ class Threshold(models.Model):
 
 
 class Observation(models.Model):
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    # No index of their own: the unique (account, measure, day) index serves
+    # every lookup by account, and observations are never looked up by measure
+    # alone.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
     measure = models.ForeignKey(Measure, on_delete=models.PROTECT, related_name="+", db_index=False)
     observed_on = models.DateField()
     value = models.DecimalField(max_digits=18, decimal_places=4)
@@ -152,7 +155,8 @@ class Observation(models.Model):
 
 
 class HealthScore(models.Model):
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    # The unique (account, as_of) index serves lookups by account.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
     as_of = models.DateField()
     score = models.PositiveSmallIntegerField(null=True)
     band = models.CharField(max_length=8, choices=Band.choices)

@@ -42,6 +42,8 @@ class _Dialect:
     json_bool: str  # a JSON boolean from a SQL condition
     lock: str  # lock the chunk's account rows while they are scored
     half_up: str  # {x} >= 0 rounded half up to an integer
+    latest: str  # columns observed_on, value of the newest observation <= as_of
+    latest_join: str  # the join that feeds them, if any
 
 
 _POSTGRES = _Dialect(
@@ -55,6 +57,13 @@ _POSTGRES = _Dialect(
     # Round to 9 places first, so that a quotient such as 149/3·… that is
     # exactly .5 but printed as .49999… by finite decimals rounds up.
     half_up="CAST(round(round({x}, 9)) AS integer)",
+    # One backward index probe per account and measure.
+    latest="o.observed_on, o.value",
+    latest_join="""LEFT JOIN LATERAL (
+            SELECT o.observed_on, o.value FROM health_observation o
+            WHERE o.account_id = card.account_id AND o.measure_id = card.measure_id
+              AND o.observed_on <= CAST(%(as_of)s AS date)
+            ORDER BY o.observed_on DESC LIMIT 1) o ON TRUE""",
 )
 _SQLITE = _Dialect(
     date_param="date(%(as_of)s)",
@@ -65,6 +74,16 @@ _SQLITE = _Dialect(
     json_bool="json(CASE WHEN {cond} THEN 'true' ELSE 'false' END)",
     lock="",
     half_up="CAST(round({x}, 9) + 0.5 AS integer)",
+    # SQLite has no LATERAL: the newest day, then its value, by the unique index.
+    latest="""(SELECT max(o.observed_on) FROM health_observation o
+                WHERE o.account_id = card.account_id AND o.measure_id = card.measure_id
+                  AND o.observed_on <= date(%(as_of)s)) AS observed_on,
+               (SELECT o.value FROM health_observation o
+                WHERE o.account_id = card.account_id AND o.measure_id = card.measure_id
+                  AND o.observed_on = (SELECT max(o2.observed_on) FROM health_observation o2
+                      WHERE o2.account_id = card.account_id AND o2.measure_id = card.measure_id
+                        AND o2.observed_on <= date(%(as_of)s))) AS value""",
+    latest_join="",
 )
 
 
@@ -132,17 +151,12 @@ def scoring_select(dialect: _Dialect, chunk_filter: str) -> str:
         WHERE m.active
     ),
     latest AS MATERIALIZED (
-        SELECT card.*,
-               (SELECT max(o.observed_on) FROM health_observation o
-                WHERE o.account_id = card.account_id AND o.measure_id = card.measure_id
-                  AND o.observed_on <= {d}) AS observed_on
-        FROM card WHERE card.weight > 0
+        SELECT card.*, {dialect.latest}
+        FROM card {dialect.latest_join}
+        WHERE card.weight > 0
     ),
-    valued AS MATERIALIZED (
+    valued AS (
         SELECT l.*, {age} AS age,
-               (SELECT o.value FROM health_observation o
-                WHERE o.account_id = l.account_id AND o.measure_id = l.measure_id
-                  AND o.observed_on = l.observed_on) AS value,
                CASE WHEN l.kind = 'number' AND l.scoring = 'change' THEN
                    (SELECT avg(b.value) FROM health_observation b
                     WHERE b.account_id = l.account_id AND b.measure_id = l.measure_id
@@ -169,7 +183,7 @@ def scoring_select(dialect: _Dialect, chunk_filter: str) -> str:
                END AS v
         FROM measured
     ),
-    p AS (
+    p AS MATERIALIZED (
         SELECT scored.*,
                CASE WHEN kind = 'event' THEN CASE WHEN fresh = 1 THEN 0 ELSE 100 END
                     WHEN v IS NULL THEN NULL
@@ -239,6 +253,8 @@ def _postgres_chunk(chunk_filter: str, params: dict) -> tuple[int, int | None, b
         SET health_score = ins.score, health_band = ins.band, health_as_of = ins.as_of
         FROM ins
         WHERE a.id = ins.account_id AND (a.health_as_of IS NULL OR a.health_as_of <= ins.as_of)
+          AND (a.health_score, a.health_band, a.health_as_of)
+              IS DISTINCT FROM (ins.score, ins.band, ins.as_of)
     )
     SELECT count(*), max(account_id),
            EXISTS (SELECT 1 FROM accounts_account a

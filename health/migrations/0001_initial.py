@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
                 ('value', models.DecimalField(decimal_places=4, max_digits=18)),
                 ('source', models.CharField(choices=[('api', 'API'), ('csv', 'CSV import'), ('manual', 'Manual')], default='api', max_length=8)),
                 ('recorded_at', models.DateTimeField()),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.account')),
+                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.account')),
                 ('measure', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='health.measure')),
             ],
         ),
@@ -76,7 +76,7 @@ class Migration(migrations.Migration):
                 ('interest', models.PositiveSmallIntegerField(null=True)),
                 ('parts', models.JSONField(default=dict)),
                 ('computed_at', models.DateTimeField()),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.account')),
+                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.account')),
             ],
             options={
                 'ordering': ['account', '-as_of'],

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .exceptions import Conflict, InvalidInput, NotAllowed
+from .exceptions import Conflict, InvalidInput, NotAllowed, RowErrors
 from .money import MAX_MONEY, MONEY_DIGITS, MONEY_MESSAGE, MONEY_PLACES, InvalidMoney, parse_money
 
 
@@ -28,8 +28,11 @@ class Pagination(PageNumberPagination):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """InvalidInput → 400 ``{field: [messages]}``; NotAllowed → 403 and
+    """InvalidInput → 400 ``{field: [messages]}`` (RowErrors, a batch's bad
+    rows: 400 ``{"errors": [{row, field, message}, …]}``); NotAllowed → 403 and
     Conflict → 409, both ``{"detail": …}``; everything else as DRF does it."""
+    if isinstance(exc, RowErrors):
+        return Response({"errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, InvalidInput):
         errors = {
             ("non_field_errors" if field == "__all__" else field): messages

@@ -44,3 +44,20 @@ class Conflict(DomainError):
     def __init__(self, message: str, *, existing: Any | None = None) -> None:
         super().__init__(message)
         self.existing = existing
+
+
+class RowErrors(InvalidInput):
+    """A batch of rows (a file, a bulk API request) breaks the rules; nothing
+    of it was written. ``errors`` is a list, not InvalidInput's mapping:
+    ``[{"row": n, "field": name or None, "message": text}, …]`` in row order,
+    where a row is numbered as its source counts it (core.imports: the API's
+    0-based index in the JSON list, a file's row as a spreadsheet shows it) and
+    ``row`` is None for a problem of the whole batch. ``total`` counts every
+    error, also when ``errors`` holds only the first ones."""
+
+    def __init__(self, errors: list[dict[str, Any]], total: int | None = None) -> None:
+        self.errors = errors  # type: ignore[assignment]
+        self.total = len(errors) if total is None else total
+        first = errors[0]["message"] if errors else "The rows were refused."
+        more = f" (and {self.total - 1} more)" if self.total > 1 else ""
+        DomainError.__init__(self, f"{first}{more}")

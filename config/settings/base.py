@@ -335,6 +335,11 @@ if not HEALTH_RED_BELOW <= HEALTH_GREEN_AT <= 100:
 # Accounts scored per SQL statement.
 HEALTH_SCORE_CHUNK = env_int("HEALTH_SCORE_CHUNK", 1000, minimum=1)
 
+# Imports (core.imports): the largest file an admin may upload, and the rows
+# read per chunk (each chunk commits the progress the import page shows).
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
+IMPORT_CHUNK_ROWS = env_int("IMPORT_CHUNK_ROWS", 10_000, minimum=1)
+
 # Only the local and test settings may create the demo users (password "demo").
 DEMO_DATA_ALLOWED = False
 

@@ -1,0 +1,175 @@
+"""Observations in bulk, through the import framework (core.imports): the
+columns of a file or an API record, the rules beyond the generic ones, and the
+merge. Registered from HealthConfig.ready(); the CSV pages and
+health.ingest use it.
+
+A row names its account by id (``account``) or by external id
+(``account_external_id``), its measure by code, and gives the day observed and
+the value. Sending a key (account, measure, day) again updates its value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from core import dates
+from core.imports import Check, Column, Counts, Importer, Stage, sql_text
+
+from . import services
+
+KIND = "observations"
+
+
+class ObservationImporter(Importer):
+    kind = KIND
+    title = "Observations"
+    description = (
+        "Signals of account health: one value of one measure for one account on one day. "
+        "A row whose account, measure and day are already stored updates that value."
+    )
+    columns = (
+        Column(
+            "account",
+            "The account's id in Red Account (the number in its page's address). "
+            "Give this or account_external_id.",
+            type="integer",
+            required=False,
+            type_message="Enter the account's id, a whole number such as 42.",
+        ),
+        Column(
+            "account_external_id",
+            "The account's external id, e.g. its CRM id. Give this or account.",
+            required=False,
+        ),
+        Column("measure", "The measure's code, e.g. logins-30d or nps."),
+        Column(
+            "observed_on",
+            f"The day observed, as YYYY-MM-DD: from {dates.EARLIEST.isoformat()} to today.",
+            type="date",
+        ),
+        Column(
+            "value",
+            "A number such as 118 or -12.5: at most 4 decimal places, no thousands "
+            "separators. An event (e.g. sponsor-left) has the value 1.",
+            type="decimal",
+        ),
+    )
+    one_of = (("account", "account_external_id"),)
+    key = ("account_id", "measure_id", "observed_on")
+    key_field = "observed_on"
+    key_label = "account, measure and day"
+    file_source = "csv"
+    sample = (
+        "account_external_id,measure,observed_on,value\n"
+        "CRM-0042,logins-30d,2026-06-30,118\n"
+        "CRM-0042,nps,2026-06-30,-12.5\n"
+        "CRM-0107,sponsor-left,2026-06-28,1\n"
+    )
+
+    def resolved_sql(self, table: str) -> str:
+        # Each row with the ids it names (NULL when it names nothing known).
+        return f"""
+            SELECT s.*, COALESCE(a.id, e.id) AS account_id, m.id AS measure_id,
+                   m.kind AS measure_kind, m.name AS measure_name,
+                   s.v_observed_on AS observed_on, s.v_value AS value
+            FROM {table} s
+            LEFT JOIN accounts_account a ON a.id = s.v_account
+            LEFT JOIN accounts_account e
+                ON s.c_account_external_id <> '' AND e.external_id = s.c_account_external_id
+            LEFT JOIN health_measure m ON m.code = s.c_measure
+        """
+
+    def checks(self) -> list[Check]:
+        return [
+            Check(
+                "account",
+                "r.v_account IS NOT NULL AND r.c_account_external_id = '' AND r.account_id IS NULL",
+                "'No account has the id ' || r.c_account || '.'",
+            ),
+            Check(
+                "account_external_id",
+                "r.c_account_external_id <> '' AND r.c_account = '' AND r.account_id IS NULL",
+                "'No account has the external id \"' || r.c_account_external_id || '\".'",
+            ),
+            Check(
+                "measure",
+                "r.c_measure <> '' AND r.measure_id IS NULL",
+                "'No measure has the code \"' || r.c_measure || '\".'",
+            ),
+            Check(
+                "observed_on",
+                "r.observed_on > %(today)s",
+                sql_text("The day is in the future."),
+            ),
+            Check(
+                "observed_on",
+                "r.observed_on < %(earliest)s",
+                sql_text(f"Enter a day from {dates.EARLIEST.isoformat()} on."),
+            ),
+            Check(
+                "value",
+                "r.measure_kind = 'event' AND CAST(r.value AS numeric) <> 1",
+                "r.measure_name || ' is an event: its value is 1.'",
+            ),
+        ]
+
+    def params(self) -> dict[str, Any]:
+        adapt = connection.ops.adapt_datefield_value
+        return {"today": adapt(timezone.localdate()), "earliest": adapt(dates.EARLIEST)}
+
+    def merge(self, stage: Stage, *, source: str) -> Counts:
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        params = {"source": source, "now": now}
+        columns = "account_id, measure_id, observed_on, value, source, recorded_at"
+        # Sorted by key, so two imports writing the same keys at once take
+        # their row locks in the same order and wait for each other instead
+        # of deadlocking.
+        select = (
+            "SELECT account_id, measure_id, observed_on, value, %(source)s, %(now)s "
+            "FROM resolved WHERE TRUE ORDER BY account_id, measure_id, observed_on"
+        )
+        conflict = (
+            "ON CONFLICT (account_id, measure_id, observed_on) DO UPDATE SET "
+            "value = excluded.value, source = excluded.source, "
+            "recorded_at = excluded.recorded_at"
+        )
+        with connection.cursor() as cursor:
+            if stage.postgres:
+                # xmax is 0 on a row version this statement inserted.
+                cursor.execute(
+                    stage.with_resolved(
+                        f", merged AS (INSERT INTO health_observation ({columns}) {select} "
+                        f"{conflict} RETURNING (xmax = 0) AS inserted) "
+                        "SELECT count(*) FILTER (WHERE inserted), "
+                        "count(*) FILTER (WHERE NOT inserted) FROM merged"
+                    ),
+                    params,
+                )
+                created, updated = cursor.fetchone()
+                return Counts(created, updated)
+            # SQLite: count the keys already stored first; the transaction holds
+            # the database's write lock, so nothing changes in between.
+            cursor.execute(
+                stage.with_resolved(
+                    "SELECT count(*) FROM resolved r JOIN health_observation o "
+                    "ON o.account_id = r.account_id AND o.measure_id = r.measure_id "
+                    "AND o.observed_on = r.observed_on"
+                ),
+                {},
+            )
+            (existing,) = cursor.fetchone()
+            cursor.execute(
+                stage.with_resolved(
+                    f"INSERT INTO health_observation ({columns}) {select} {conflict}"
+                ),
+                params,
+            )
+            return Counts(stage.rows - existing, existing)
+
+    def after_merge(self, stage: Stage) -> None:
+        services.rescore_on_commit(stage.values("SELECT DISTINCT account_id FROM resolved"))
+
+
+observation_importer = ObservationImporter()

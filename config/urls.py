@@ -21,6 +21,7 @@ urlpatterns = [
     path("risks/", include("risks.urls")),
     path("accounts/", include("risks.account_urls")),
     path("reviews/", include("reviews.urls")),
+    path("imports/", include("core.import_urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file (our CSP

@@ -1,0 +1,390 @@
+"""The import framework (core.imports) and its pages, through the one importer
+registered today (observations): reading and typing cells, the upload form,
+the preview of every row error, starting an import once, progress, failures,
+the tasks, and who may do it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from core import imports, tasks
+from core.exceptions import Conflict, NotAllowed
+from core.import_jobs import import_job_create, import_job_start
+from core.imports import Column, Importer, RowError, header_errors
+from core.models import ImportJob, ImportStatus
+from health.models import Observation
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+DAY = dt.date(2026, 6, 30)
+HEADER = "account_external_id,measure,observed_on,value\n"
+
+
+@pytest.fixture(autouse=True)
+def no_rescoring():
+    with mock.patch("health.tasks.score_some_accounts.delay"):
+        yield
+
+
+@pytest.fixture
+def logins():
+    return factories.MeasureFactory(code="logins-core")
+
+
+@pytest.fixture
+def customer():
+    return factories.AccountFactory(external_id="CRM-1")
+
+
+def good_csv(customer, logins, rows: int = 3) -> str:
+    return HEADER + "".join(
+        f"{customer.external_id},{logins.code},{DAY - dt.timedelta(days=n)},{n}\n"
+        for n in range(rows)
+    )
+
+
+def upload_file(text: str | bytes, name: str = "observations.csv") -> SimpleUploadedFile:
+    content = text.encode() if isinstance(text, str) else text
+    return SimpleUploadedFile(name, content, content_type="text/csv")
+
+
+def upload_url(kind: str = "observations") -> str:
+    return reverse("imports:upload", args=[kind])
+
+
+def job_url(job: ImportJob) -> str:
+    return reverse("imports:job", args=[job.kind, job.pk])
+
+
+def start_url(job: ImportJob) -> str:
+    return reverse("imports:start", args=[job.kind, job.pk])
+
+
+# --- cells and headers ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("118", Decimal("118")),
+        ("-42.5", Decimal("-42.5")),
+        ("+.5", Decimal("0.5")),
+        ("1.2300", Decimal("1.23")),
+        ("99999999999999.9999", Decimal("99999999999999.9999")),
+        ("100000000000000", None),  # 15 digits before the point
+        ("1.23456", None),  # 5 places
+        ("1,5", None),
+        ("1 000", None),
+        ("1_000", None),
+        ("1e3", None),
+        ("NaN", None),
+        ("Infinity", None),
+        ("١٢", None),  # Arabic-Indic digits
+        ("", None),
+    ],
+)
+def test_a_decimal_cell_parses_strictly(text, expected):
+    assert Column("value", "", type="decimal").parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("column_type", "text", "expected"),
+    [
+        ("integer", "42", 42),
+        ("integer", "-1", None),
+        ("integer", "4.0", None),
+        ("integer", "²", None),
+        ("integer", "9" * 19, None),
+        ("date", "2026-06-30", DAY),
+        ("date", "2026-02-29", None),
+        ("date", "2026-6-30", None),
+        ("date", "30/06/2026", None),
+        ("date", "20260630", None),
+        ("text", "anything", "anything"),
+    ],
+)
+def test_integer_and_date_cells_parse_strictly(column_type, text, expected):
+    assert Column("c", "", type=column_type).parse(text) == expected
+
+
+def test_a_header_is_checked_for_unnamed_repeated_unknown_and_missing_columns():
+    importer = imports.get_importer("observations")
+    errors = header_errors(importer, ["", "measure", "measure", "colour"])
+    assert [(e.row, e.field) for e in errors] == [
+        (1, None),
+        (1, "measure"),
+        (1, "colour"),
+        (1, "observed_on"),
+        (1, "value"),
+        (1, "account"),
+    ]
+
+
+def test_an_importer_must_name_optional_columns_in_its_either_or_groups():
+    class Broken(Importer):
+        kind = "broken"
+        columns = (Column("a", ""), Column("b", "", required=False))
+        one_of = (("a", "b"),)
+
+    with pytest.raises(ValueError, match="optional"):
+        imports.register(Broken())
+    with pytest.raises(LookupError):
+        imports.get_importer("broken")
+
+
+def test_row_errors_carry_every_error_and_their_count():
+    failure = imports.RowErrors([RowError(2, "value", "Bad.").as_dict()], total=5)
+    assert failure.errors == [{"row": 2, "field": "value", "message": "Bad."}]
+    assert failure.total == 5
+    assert str(failure) == "Bad. (and 4 more)"
+
+
+# --- the pages, as an admin ----------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client
+
+
+def test_the_upload_page_shows_the_columns_and_a_sample(admin_client):
+    response = admin_client.get(upload_url())
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'enctype="multipart/form-data"' in page
+    assert "account_external_id,measure,observed_on,value" in page
+    for column in ("account", "account_external_id", "measure", "observed_on", "value"):
+        assert f"<code>{column}</code>" in page
+    assert "No files imported yet." in page
+
+
+def test_the_index_lists_the_imports_and_the_navigation_links_to_it(admin_client):
+    response = admin_client.get(reverse("imports:index"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Import observations" in page
+    assert f'href="{reverse("imports:index")}"' in page
+
+
+def test_an_unknown_kind_is_404(admin_client):
+    assert admin_client.get(upload_url("nothing")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("observations.csv", b"", "The file is empty"),
+        ("observations.xlsx", b"a,b\n", "Upload a CSV file"),
+        ("observations.csv", b"PK\x03\x04rest-of-a-zip", "This is a spreadsheet"),
+        ("observations.csv", b"\x89PNG\r\n\x1a\n\x00\x00", "not a text file"),
+        ("observations.csv", "caf\u00e9,x\n".encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_the_upload_form_refuses_what_cannot_be_a_csv_file(admin_client, name, content, message):
+    response = admin_client.post(upload_url(), {"file": upload_file(content, name)})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_the_upload_form_refuses_a_file_above_the_size_limit(admin_client, settings):
+    settings.IMPORT_MAX_BYTES = 10
+    response = admin_client.post(upload_url(), {"file": upload_file(HEADER)})
+    assert response.status_code == 400
+    assert "the limit is 10" in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_the_upload_form_asks_for_a_file(admin_client):
+    response = admin_client.post(upload_url(), {})
+    assert response.status_code == 400
+    assert "Choose a CSV file to upload." in response.content.decode()
+
+
+def test_upload_preview_import_and_outcome_through_the_pages(
+    admin_client, admin_user, customer, logins, django_capture_on_commit_callbacks
+):
+    factories.ObservationFactory(account=customer, measure=logins, observed_on=DAY, value=7)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            upload_url(), {"file": upload_file(good_csv(customer, logins))}
+        )
+    job = ImportJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == job_url(job)
+    assert (job.created_by, job.filename, job.status) == (admin_user, "observations.csv", "ready")
+
+    page = admin_client.get(job_url(job)).content.decode()
+    assert "No errors in 3 rows. Nothing has been written yet." in page
+    assert "Import 3 rows" in page
+    assert "The first rows as read" in page
+    assert Observation.objects.get().value == Decimal("7")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(start_url(job))
+    assert response.status_code == 302
+
+    page = admin_client.get(job_url(job)).content.decode()
+    assert "Done: 2 created, 1 updated." in page
+    assert 'value="3" max="3"' in page
+    assert "hx-trigger" not in page, "a finished job is not polled"
+    assert Observation.objects.count() == 3
+
+
+def test_a_file_with_errors_lists_them_and_offers_no_import(
+    admin_client, customer, logins, django_capture_on_commit_callbacks
+):
+    text = good_csv(customer, logins) + f"NOPE,{logins.code},{DAY},1\nCRM-1,nope,{DAY},x\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(upload_url(), {"file": upload_file(text)})
+    job = ImportJob.objects.get()
+
+    page = admin_client.get(job_url(job)).content.decode()
+
+    assert job.status == ImportStatus.INVALID
+    assert "3 errors: nothing can be imported from this file." in page
+    assert "No account has the external id &quot;NOPE&quot;." in page
+    assert '<td class="num">6</td><td><code>measure</code></td>' in page
+    assert '<td class="num">6</td><td><code>value</code></td>' in page
+    assert "Import 5 rows" not in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(start_url(job), follow=True)
+    assert "Only a checked file without errors can be imported." in response.content.decode()
+    assert not Observation.objects.exists()
+
+
+def test_only_the_first_thousand_errors_are_kept_but_all_are_counted(
+    admin_client, logins, django_assert_max_num_queries
+):
+    text = HEADER + "".join(f"X-{n},{logins.code},{DAY},1\n" for n in range(1500))
+    job = ImportJob.objects.create(
+        kind="observations", filename="big.csv", content=text.encode(), size=len(text)
+    )
+    imports.import_job_validate(job.pk)
+    job.refresh_from_db()
+
+    assert job.error_count == 1500
+    assert len(job.errors) == imports.ERRORS_KEPT
+    assert [e["row"] for e in job.errors[:3]] == [2, 3, 4]
+    with django_assert_max_num_queries(6):
+        page = admin_client.get(job_url(job) + "?page=10").content.decode()
+    assert "The first 1,000 of 1,500 errors are listed." in page
+    assert "Page 10 of 10" in page
+    assert "X-999" in page
+
+
+def test_a_running_job_polls_its_block_and_an_htmx_request_gets_only_the_block(
+    admin_client, customer, logins
+):
+    job = ImportJob.objects.create(
+        kind="observations",
+        filename="o.csv",
+        content=b"",
+        status=ImportStatus.IMPORTING,
+        total_rows=400,
+        processed_rows=100,
+    )
+    full = admin_client.get(job_url(job)).content.decode()
+    assert "<html" in full and 'hx-trigger="every 1s"' in full
+
+    block = admin_client.get(job_url(job), headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in block
+    assert block.lstrip().startswith('<section id="import-job"')
+    assert 'hx-trigger="every 1s"' in block
+    assert '<progress id="import-progress" class="import-progress" value="100" max="400"' in block
+    assert "100 of 400 rows read (25%)" in block
+
+
+def test_starting_twice_is_a_conflict_and_queues_one_import(
+    admin_user, customer, logins, django_capture_on_commit_callbacks
+):
+    job = ImportJob.objects.create(
+        kind="observations",
+        filename="o.csv",
+        content=good_csv(customer, logins).encode(),
+    )
+    imports.import_job_validate(job.pk)
+    job.refresh_from_db()
+    with (
+        mock.patch.object(tasks.run_import, "delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        import_job_start(user=admin_user, job=job)
+        with pytest.raises(Conflict, match="started already"):
+            import_job_start(user=admin_user, job=job)
+    delay.assert_called_once_with(job.pk)
+
+
+def test_a_failing_task_marks_the_job_failed_and_writes_nothing(customer, logins):
+    job = ImportJob.objects.create(
+        kind="observations", filename="o.csv", content=good_csv(customer, logins).encode()
+    )
+    tasks.validate_import.delay(job.pk)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTING)
+
+    with mock.patch.object(
+        imports.get_importer("observations"), "after_merge", side_effect=RuntimeError("boom")
+    ):
+        tasks.run_import.delay(job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED
+    assert "nothing was written" in job.failure
+    assert not Observation.objects.exists()
+
+
+def test_the_tasks_have_time_limits_for_a_million_rows():
+    for task in (tasks.validate_import, tasks.run_import):
+        assert 0 < task.soft_time_limit < task.time_limit
+        assert task.soft_time_limit >= 300
+
+
+# --- who may ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ["csm", "manager", "reviewer"])
+def test_only_cs_admins_reach_the_import_pages(client, role, customer, logins):
+    user = {
+        "csm": factories.CsmFactory,
+        "manager": factories.ManagerFactory,
+        "reviewer": factories.ReviewerFactory,
+    }[role]()
+    job = ImportJob.objects.create(
+        kind="observations", filename="o.csv", content=b"", status=ImportStatus.READY
+    )
+    client.force_login(user)
+
+    assert client.get(reverse("imports:index")).status_code == 403
+    assert client.get(upload_url()).status_code == 403
+    assert client.post(upload_url(), {"file": upload_file(HEADER)}).status_code == 403
+    assert client.get(job_url(job)).status_code == 403
+    assert client.post(start_url(job)).status_code == 403
+    assert ImportJob.objects.get().status == ImportStatus.READY
+    assert f'href="{reverse("imports:index")}"' not in client.get(reverse("home")).content.decode()
+
+
+def test_signed_out_people_are_sent_to_sign_in(client):
+    response = client.get(upload_url())
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+def test_the_services_refuse_people_who_are_not_admins(customer, logins):
+    csm = factories.CsmFactory()
+    with pytest.raises(NotAllowed):
+        import_job_create(user=csm, kind="observations", filename="o.csv", chunks=[b"x"])
+    job = ImportJob.objects.create(
+        kind="observations", filename="o.csv", content=b"", status=ImportStatus.READY
+    )
+    with pytest.raises(NotAllowed):
+        import_job_start(user=csm, job=job)

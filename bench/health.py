@@ -164,3 +164,106 @@ def measure_scoring(as_of: dt.date, repeat: int) -> dict[str, object]:
         "score_queries_10k": round(len(ten_k.captured_queries) / (len(ids) / 1000), 2),
         "score_queries_100k": round(len(all_accounts.captured_queries) / (active / 1000), 2),
     }
+
+
+def observations_csv(as_of: dt.date, rows: int) -> bytes:
+    """A CSV file of `rows` observations of the bench accounts (by external id)
+    for the numeric measures, on the three days before `as_of`: some keys are
+    new, some are already stored (an update)."""
+    from health.models import Measure
+
+    codes = list(
+        Measure.objects.filter(kind="number").order_by("code").values_list("code", flat=True)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT external_id FROM accounts_account ORDER BY id")
+        external_ids = [row[0] for row in cursor]
+    lines = ["account_external_id,measure,observed_on,value"]
+    per_account = len(codes)
+    for index in range(rows):
+        account = external_ids[(index // per_account) % len(external_ids)]
+        code = codes[index % per_account]
+        day = as_of - dt.timedelta(days=1 + (index // (per_account * len(external_ids))) % 3)
+        lines.append(f"{account},{code},{day.isoformat()},{(index * 37) % 1000 / 10}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def measure_import(as_of: dt.date, user, rows: int) -> dict[str, object]:
+    """The CSV import path (the job's import step: COPY into its stage, every
+    rule, one INSERT … ON CONFLICT) against a bare COPY of the same file into
+    an unindexed table."""
+    from core.imports import import_job_run, import_job_validate
+    from core.models import ImportJob, ImportStatus
+
+    content = observations_csv(as_of, rows)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE bench_copy (account_external_id text, measure text, "
+            "observed_on date, value numeric)"
+        )
+        start = time.perf_counter()
+        with cursor.cursor.copy(
+            "COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
+        ) as copy:
+            copy.write(content)
+        bare = time.perf_counter() - start
+        cursor.execute("DROP TABLE bench_copy")
+
+    job = ImportJob.objects.create(
+        kind="observations",
+        filename="bench.csv",
+        size=len(content),
+        content=content,
+        created_by=user,
+    )
+    start = time.perf_counter()
+    import_job_validate(job.pk)
+    check = time.perf_counter() - start
+    job.refresh_from_db()
+    if job.status != ImportStatus.READY:
+        raise SystemExit(f"observations import: the check found {job.error_count} errors")
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.IMPORTING)
+    start = time.perf_counter()
+    import_job_run(job.pk)
+    imported = time.perf_counter() - start
+    job.refresh_from_db()
+    if job.status != ImportStatus.DONE or job.created_count + job.updated_count != rows:
+        raise SystemExit(f"observations import ended {job.status}: {job.failure}")
+    return {
+        "observations_import_rows": rows,
+        "observations_import_created": job.created_count,
+        "observations_import_updated": job.updated_count,
+        "observations_copy_s": round(bare, 2),
+        "observations_check_s": round(check, 2),
+        "observations_import_s": round(imported, 2),
+        "observations_import_vs_copy": round(imported / bare, 2),
+    }
+
+
+def measure_api(client, as_of: dt.date, requests: int) -> dict[str, object]:
+    """Bulk POSTs of 10,000 observations through the whole stack."""
+    import json
+
+    from health.models import Measure
+
+    codes = list(
+        Measure.objects.filter(kind="number").order_by("code").values_list("code", flat=True)
+    )
+    seconds = []
+    for request in range(requests):
+        rows = [
+            {
+                "account_external_id": f"CRM-{1 + (request * 1000 + index // len(codes)):07d}",
+                "measure": codes[index % len(codes)],
+                "observed_on": (as_of - dt.timedelta(days=4)).isoformat(),
+                "value": str(index % 500),
+            }
+            for index in range(10_000)
+        ]
+        body = json.dumps(rows)
+        start = time.perf_counter()
+        response = client.post("/api/v1/observations/", body, content_type="application/json")
+        seconds.append(time.perf_counter() - start)
+        if response.status_code != 200:
+            raise SystemExit(f"observations API: {response.status_code} {response.content[:300]!r}")
+    return {"api_observations_rows_per_s": round(10_000 / statistics.median(seconds))}

@@ -39,6 +39,7 @@ TARGETS = {
     "list_risks_vs_baseline": 2.0,
     "report_vs_sql": 1.3,
     "score_all_vs_sql": 1.5,
+    "observations_import_vs_copy": 2.0,
 }
 
 # The Outcomes report by primary cause over every record, as one would write
@@ -338,6 +339,8 @@ def main() -> int:
     figures: dict[str, object] = {}
     for step in (
         lambda: health.measure_scoring(health_day, max(1, min(report_repeat, 3))),
+        lambda: health.measure_import(health_day, user, env_int("BENCH_IMPORT_ROWS", 1_000_000)),
+        lambda: health.measure_api(client, health_day, 3),
         lambda: measure_list(client, repeat, region, cause),
         lambda: measure_report(report_repeat),
         lambda: measure_agendas(max(1, min(repeat, 5))),

@@ -64,6 +64,7 @@ ERRORS_KEPT = 1000
 # Rows of the file shown on the preview, under its header.
 SAMPLE_ROWS = 5
 SAMPLE_CELL_CHARS = 80
+MESSAGE_CHARS = 300
 # A deadlock between two merges is retried this many times (API records).
 MERGE_ATTEMPTS = 3
 
@@ -447,7 +448,9 @@ class Stage:
         union = "\nUNION ALL\n".join(parts)
         sql = self.with_resolved(
             f"{ctes}, found AS ({union}) "
-            "SELECT row_no, field, message, count(*) OVER () FROM found "
+            # A message may quote a cell: keep a huge cell from filling the job.
+            f"SELECT row_no, field, substr(message, 1, {MESSAGE_CHARS}), count(*) OVER () "
+            "FROM found "
             "ORDER BY row_no, ord, message"
         )
         params = dict(importer.params())

@@ -146,6 +146,16 @@ def test_row_errors_carry_every_error_and_their_count():
     assert str(failure) == "Bad. (and 4 more)"
 
 
+def test_a_huge_cell_is_clipped_in_its_error_message(logins):
+    record = {"account_external_id": "x" * 5000, "measure": logins.code}
+    record.update(observed_on=str(DAY), value=1)
+    with pytest.raises(imports.RowErrors) as caught:
+        imports.import_records("observations", [record], source="api")
+    [error] = caught.value.errors
+    assert (error["row"], error["field"]) == (0, "account_external_id")
+    assert len(error["message"]) == imports.MESSAGE_CHARS
+
+
 # --- the pages, as an admin ----------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("risks.api.urls")),
+    path("", include("health.api.urls")),
     path("", include("reviews.api.urls")),
     path("", include("reports.api_urls")),
 ]

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from knox.models import AuthToken
 from schemathesis.checks import (
@@ -22,6 +23,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from health.models import Measure
+from health.scoring import score_accounts
 from risks import services
 from risks.models import RootCause
 from tests import factories
@@ -51,6 +54,15 @@ def test_schema_validates_without_warnings(tmp_path):
         "/api/v1/escalations/",
         "/api/v1/escalations/{id}/approve/",
         "/api/v1/escalations/{id}/reject/",
+        "/api/v1/measures/",
+        "/api/v1/measures/{id}/",
+        "/api/v1/thresholds/",
+        "/api/v1/thresholds/{id}/",
+        "/api/v1/observations/",
+        "/api/v1/accounts/{id}/health/",
+        "/api/v1/health-scores/",
+        "/api/v1/health-scores/{id}/",
+        "/api/v1/health-scores/compute/",
     ):
         assert f"{path}:" in text, path
 
@@ -83,6 +95,11 @@ def api_world():
             user=csm, account=account, primary_cause=cause, summary=f"s{n}", next_steps="n"
         )
         services.escalation_request(user=csm, risk=risk, reason="Help.")
+        factories.ObservationFactory(
+            account=account, measure=Measure.objects.get(code="nps"), value=Decimal("30")
+        )
+    # Scores with parts, so the health endpoints answer with data.
+    score_accounts(timezone.now().date())
     return AuthToken.objects.create(user=admin)[1]
 
 

@@ -6,6 +6,7 @@ the tasks, and who may do it."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from decimal import Decimal
 from unittest import mock
 
@@ -398,3 +399,214 @@ def test_the_services_refuse_people_who_are_not_admins(customer, logins):
     )
     with pytest.raises(NotAllowed):
         import_job_start(user=csm, job=job)
+
+
+# --- the embedded default: SQLite ------------------------------------------------------------
+
+
+def import_scenario() -> dict:
+    """API batches and CSV files through the framework, with the ORM only (no
+    factories), so a fresh SQLite database and the test database get the same
+    rows; returns what both must agree on."""
+    from accounts.models import Account, Region, Role, Segment, User
+
+    region = Region.objects.create(
+        code="SQ", name="Sq", timezone="UTC", review_weekday=1, review_time=dt.time(10)
+    )
+    csm = User.objects.create(username="sq-csm", role=Role.CSM, region=region)
+    segment = Segment.objects.get(code="mid-market")
+    accounts = [
+        Account.objects.create(
+            external_id=f"SQ-{n}",
+            name=f"Sq {n}",
+            region=region,
+            segment=segment,
+            arr=Decimal("1000"),
+            renewal_date=dt.date(2027, 1, 1),
+            csm=csm,
+        )
+        for n in range(3)
+    ]
+    first, second, third = accounts
+    outcome: dict = {}
+    with mock.patch("health.tasks.score_some_accounts.delay"):
+        outcome["first"] = asdict(
+            imports.import_records(
+                "observations",
+                [
+                    {
+                        "account": first.pk,
+                        "measure": "logins-30d",
+                        "observed_on": "2026-06-30",
+                        "value": "12.5",
+                    },
+                    {
+                        "account_external_id": "SQ-1",
+                        "measure": "nps",
+                        "observed_on": "2026-06-30",
+                        "value": -40,
+                    },
+                    {
+                        "account_external_id": "SQ-2",
+                        "measure": "sponsor-left",
+                        "observed_on": "2026-06-01",
+                        "value": "1.0",
+                    },
+                ],
+                source="api",
+            )
+        )
+        outcome["second"] = asdict(
+            imports.import_records(
+                "observations",
+                [
+                    {
+                        "account_external_id": "SQ-0",
+                        "measure": "logins-30d",
+                        "observed_on": "2026-06-30",
+                        "value": "13.0001",
+                    },
+                    {
+                        "account": second.pk,
+                        "measure": "logins-30d",
+                        "observed_on": "2026-06-29",
+                        "value": 0.5,
+                    },
+                ],
+                source="manual",
+            )
+        )
+        try:
+            imports.import_records(
+                "observations",
+                [
+                    {
+                        "account": 999999,
+                        "measure": "logins-30d",
+                        "observed_on": "2026-06-30",
+                        "value": "x",
+                    },
+                    {
+                        "account": third.pk,
+                        "measure": "sponsor-left",
+                        "observed_on": "2026-02-30",
+                        "value": 2,
+                    },
+                    {
+                        "account": third.pk,
+                        "measure": "nps",
+                        "observed_on": "1899-01-01",
+                        "value": 1,
+                    },
+                    {
+                        "account": third.pk,
+                        "measure": "nps",
+                        "observed_on": "2026-06-30",
+                        "value": 1,
+                    },
+                    {
+                        "account_external_id": "SQ-2",
+                        "measure": "nps",
+                        "observed_on": "2026-06-30",
+                        "value": 1,
+                    },
+                    {
+                        "account_external_id": "SQ-9",
+                        "measure": "nope",
+                        "observed_on": "",
+                        "value": "",
+                    },
+                ],
+                source="api",
+            )
+        except imports.RowErrors as failure:
+            outcome["errors"] = failure.errors
+        rows = [
+            f"SQ-{n % 3},csat,{dt.date(2026, 6, 30) - dt.timedelta(days=n // 3)},{n}.25\n"
+            for n in range(600)
+        ]
+        jobs = []
+        for text in (
+            HEADER + "".join(rows),
+            HEADER + "".join(rows[:200]) + "SQ-0,csat,2026-13-01,1\n",
+        ):
+            job = ImportJob.objects.create(
+                kind="observations", filename="f.csv", content=text.encode()
+            )
+            imports.import_job_validate(job.pk)
+            ImportJob.objects.filter(pk=job.pk, status="ready").update(status="importing")
+            imports.import_job_run(job.pk)
+            job.refresh_from_db()
+            jobs.append(
+                [job.status, job.total_rows, job.created_count, job.updated_count, job.errors]
+            )
+        outcome["jobs"] = jobs
+    outcome["stored"] = sorted(
+        [external_id, code, day.isoformat(), str(value.normalize()), source]
+        for external_id, code, day, value, source in Observation.objects.filter(
+            account__region=region
+        ).values_list("account__external_id", "measure__code", "observed_on", "value", "source")
+    )
+    return outcome
+
+
+_SQLITE_SCRIPT = """
+import json
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+call_command("migrate", verbosity=0)
+assert connection.vendor == "sqlite", connection.vendor
+from tests.core.test_imports import import_scenario
+print("SCENARIO " + json.dumps(import_scenario()))
+"""
+_NOT_INHERITED = ("DJANGO_", "DATABASE_", "REDIS_", "CELERY_", "EMAIL_", "SITE_URL", "PORT")
+
+
+def test_sqlite_imports_exactly_like_postgresql(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    on_postgres = json.loads(json.dumps(import_scenario()))
+    env = {key: value for key, value in os.environ.items() if not key.startswith(_NOT_INHERITED)}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'imports.sqlite3'}",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", _SQLITE_SCRIPT],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("SCENARIO "))
+    on_sqlite = json.loads(line.removeprefix("SCENARIO "))
+
+    assert on_postgres["first"] == {"created": 3, "updated": 0}
+    assert on_postgres["second"] == {"created": 1, "updated": 1}
+    assert [(e["row"], e["field"]) for e in on_postgres["errors"]] == [
+        (0, "account"),
+        (0, "value"),
+        (1, "observed_on"),
+        (1, "value"),
+        (2, "observed_on"),
+        (4, "observed_on"),
+        (5, "account_external_id"),
+        (5, "measure"),
+        (5, "observed_on"),
+        (5, "value"),
+    ]
+    assert [job[:4] for job in on_postgres["jobs"]] == [
+        ["done", 600, 600, 0],
+        ["invalid", 201, 0, 0],
+    ]
+    assert len(on_postgres["stored"]) == 604
+    assert on_sqlite == on_postgres

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from auditlog.registry import auditlog
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -176,3 +177,24 @@ class HealthScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.as_of}: {self.score} ({self.band})"
+
+
+# The scorecard's history, with who changed it, on the audit trail.
+auditlog.register(
+    Measure,
+    include_fields=[
+        "code",
+        "name",
+        "description",
+        "unit",
+        "dimension",
+        "kind",
+        "better",
+        "scoring",
+        "baseline_days",
+        "stale_after_days",
+        "suggested_cause",
+        "active",
+    ],
+)
+auditlog.register(Threshold, include_fields=["measure", "segment", "red", "green", "weight"])

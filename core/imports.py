@@ -30,7 +30,7 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -49,12 +49,16 @@ __all__ = [
     "RowError",
     "RowErrors",
     "Stage",
+    "check_upload",
     "get_importer",
+    "header_errors",
     "import_job_fail",
     "import_job_run",
     "import_job_validate",
     "import_records",
+    "importers",
     "register",
+    "sql_text",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,6 +68,7 @@ ERRORS_KEPT = 1000
 # Rows of the file shown on the preview, under its header.
 SAMPLE_ROWS = 5
 SAMPLE_CELL_CHARS = 80
+# An error message is cut here (it may quote a cell).
 MESSAGE_CHARS = 300
 # A deadlock between two merges is retried this many times (API records).
 MERGE_ATTEMPTS = 3
@@ -714,7 +719,7 @@ def import_records(
 # --- jobs: upload, check, start, run ------------------------------------------------------
 
 
-def _now() -> Any:
+def _now() -> datetime:
     return timezone.now()
 
 

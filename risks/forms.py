@@ -323,12 +323,13 @@ class RiskFileForm(RiskDescriptionForm):
         super().__init__(*args, **kwargs)
         account = self.fields["account"]
         account.widget.choices = [("", "Choose an account…"), *(account_choices or [])]
-        # With htmx, choosing an account refills "ARR at risk" with its ARR.
+        # With htmx, choosing an account refills "ARR at risk" with its ARR. Both
+        # ARR fields come back in one wrapper that the swap replaces whole.
         account.widget.attrs.update(
             {
                 "hx-get": reverse("risks:file") + "?partial=arr",
                 "hx-trigger": "change",
-                "hx-target": "#field-id_arr_at_risk",
+                "hx-target": "#arr-fields",
                 "hx-swap": "outerHTML",
             }
         )

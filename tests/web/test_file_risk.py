@@ -274,7 +274,8 @@ def test_htmx_account_change_returns_the_arr_field_prefilled(client, csm):
 
     html = response.content.decode()
     assert response.status_code == 200
-    assert html.lstrip().startswith('<div class="field') and 'id="field-id_arr_at_risk"' in html
+    # Both ARR fields come back in their wrapper, which the swap replaces whole.
+    assert html.lstrip().startswith('<div id="arr-fields">') and 'id="field-id_arr_at_risk"' in html
     assert "<html" not in html and "<select" not in html
     assert 'value="88000.00"' in html
 

@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from django.forms.models import ModelChoiceIterator
 from django.urls import reverse
 
-from accounts.models import Account, User
+from accounts.models import ACCOUNT_OWNER_ROLES, Account, Region, Segment, User
 from core.exceptions import DomainError
 from core.forms import MoneyField, add_domain_error
 
@@ -393,3 +393,39 @@ class RiskCloseForm(CloseForm):
             "less means a downsell."
         )
         self.fields["arr_retained"].widget.attrs.update({"step": "0.01", "min": "0"})
+
+
+# --- the Health page's filters ------------------------------------------------------
+
+
+class HealthFilterForm(forms.Form):
+    """Region, segment and, for people who own or lead accounts, whose accounts.
+
+    Everyone may read every account's health; "mine" and "my team" only narrow
+    the page to what a CSM or a manager answers for."""
+
+    region = forms.ModelChoiceField(
+        queryset=Region.objects.order_by("code"),
+        to_field_name="code",
+        required=False,
+        empty_label="Any region",
+    )
+    segment = forms.ModelChoiceField(
+        queryset=Segment.objects.order_by("name"),
+        to_field_name="code",
+        required=False,
+        empty_label="Any segment",
+    )
+    owner = forms.ChoiceField(label="Accounts", required=False)
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("", "Everyone's accounts")]
+        if user.role in ACCOUNT_OWNER_ROLES:
+            choices.append(("mine", "My accounts"))
+        if user.is_manager:
+            choices.append(("team", "My team's accounts"))
+        if len(choices) == 1:
+            del self.fields["owner"]
+        else:
+            self.fields["owner"].choices = choices

@@ -11,9 +11,10 @@ from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from accounts.models import Account, AccountStatus, User
+from accounts.models import Account, AccountStatus, HealthBand, User
 from accounts.rules import team_q
 from core import business_days
+from health.selectors import with_health_trend
 
 from .models import Escalation, EscalationStatus, RiskRecord, RiskStatus, Tier, TimelineEvent
 
@@ -171,8 +172,11 @@ def accounts_renewing_soon(
 
 def risk_list_queryset() -> QuerySet[RiskRecord]:
     """Rows of the risk list page: ``risk_queryset`` without the long texts the
-    table does not show (the template must not read them: each would be a query)."""
-    return risk_queryset().defer("summary", "next_steps", "outcome_note")
+    table does not show (the template must not read them: each would be a query),
+    with the account's score of 30 days ago for the health badge (a subquery)."""
+    return with_health_trend(
+        risk_queryset().defer("summary", "next_steps", "outcome_note"), account_ref="account_id"
+    )
 
 
 def risk_export_queryset() -> QuerySet[RiskRecord]:
@@ -253,9 +257,10 @@ def risk_timeline_oldest_first(risk: RiskRecord) -> QuerySet[TimelineEvent]:
 
 
 def account_queryset() -> QuerySet[Account]:
-    """Accounts with what a list row shows and their open record's id and tier."""
-    return with_open_risk(
-        Account.objects.select_related("region", "segment", "csm__manager")
+    """Accounts with what a list row shows: their open record's id and tier,
+    and their score of 30 days ago for the health badge (a subquery)."""
+    return with_health_trend(
+        with_open_risk(Account.objects.select_related("region", "segment", "csm__manager"))
     ).order_by("name", "pk")
 
 
@@ -266,9 +271,11 @@ def account_api_queryset() -> QuerySet[Account]:
 
 
 def account_detail(pk: int) -> Account:
-    """The account with its region, segment, CSM and the CSM's manager, or 404."""
+    """The account with its region, segment, CSM and the CSM's manager, and its
+    score of 30 days ago for the health badge, or 404."""
     return get_object_or_404(
-        Account.objects.select_related("region", "segment", "csm__manager"), pk=pk
+        with_health_trend(Account.objects.select_related("region", "segment", "csm__manager")),
+        pk=pk,
     )
 
 
@@ -283,3 +290,19 @@ def account_risks(account: Account) -> list[RiskRecord]:
     for risk in risks:
         risk.account = account
     return risks
+
+
+# --- the Health page ---
+# (the health figures themselves are health.selectors; this part needs the records)
+
+
+def red_accounts_without_open_risk(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    """The accountability list: active red accounts of ``accounts`` that have no
+    open risk record, soonest renewal first, then the larger ARR. One query,
+    with the CSM (and their manager, for ``rules.can_file_on``) joined and the
+    score of 30 days ago for the badge."""
+    return with_health_trend(
+        accounts.filter(status=AccountStatus.ACTIVE, health_band=HealthBand.RED)
+        .exclude(risks__status=RiskStatus.OPEN)
+        .select_related("region", "segment", "csm")
+    ).order_by("renewal_date", "-arr", "name", "pk")

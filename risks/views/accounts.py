@@ -1,7 +1,7 @@
 """Customer accounts pages: a filterable list, and one account with its open
-risk record and its history. Read-only: every signed-in user may read them.
-They live with the risk records because every row and page shows the
-account's records."""
+risk record, its history and its health. Read-only: every signed-in user may
+read them. They live with the risk records because every row and page shows
+the account's records."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from core.lists import (
     query_without,
     sort_columns,
 )
+from health.charts import history_chart
+from health.selectors import account_health
 
 from ..filters import AccountFilter
 from ..models import RiskStatus
@@ -81,6 +83,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     risks = account_risks(account)
     open_risk = next((risk for risk in risks if risk.status == RiskStatus.OPEN), None)
     past_risks = [risk for risk in risks if risk.status != RiskStatus.OPEN]
+    health = account_health(account)
     return render(
         request,
         "accounts/detail.html",
@@ -88,6 +91,8 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "account": account,
             "open_risk": open_risk,
             "past_risks": past_risks,
+            "health": health,
+            "health_chart": history_chart(health.history) if health.history else None,
             "can_file": open_risk is None
             and not account.is_churned
             and can_file_on(request.user, account),

@@ -228,8 +228,9 @@ def test_account_page_shows_the_facts_open_risk_and_past_records(
         closed_at=timezone.now() - dt.timedelta(days=700),
     )
 
-    # session, user, account, its risk records
-    with django_assert_max_num_queries(4):
+    # session, user, account, its risk records, its newest health score, its
+    # latest observations (tests/health/test_pages.py pins a scored account)
+    with django_assert_max_num_queries(6):
         response = signed_in.get(detail_url(account))
 
     assert response.status_code == 200
@@ -268,7 +269,7 @@ def test_account_page_query_count_does_not_grow_with_past_records(
             closed_at=timezone.now() - dt.timedelta(days=90 + 30 * index),
         )
 
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(6):
         response = signed_in.get(detail_url(account))
 
     assert len(response.context["past_risks"]) == 12

@@ -210,16 +210,31 @@ class RejectEscalationsForm(forms.Form):
 # to risks.services and show its refusals with ``add_domain_error``.
 
 
+SUGGESTED_GROUP = "Suggested by health signals"
+
+
 class CauseChoiceIterator(ModelChoiceIterator):
     """Root causes grouped by category, as (category label, [choices]) pairs, so
-    the radio widget can render one block per category."""
+    the radio widget can render one block per category.
+
+    The field's ``suggested`` causes (cause id → why, in the order to offer
+    them) come first, in their own group and out of their category's, each
+    with ``suggested_because`` set for the widget to show."""
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
+        suggested: dict[int, str] = getattr(self.field, "suggested", {})
+        first: dict[int, tuple[Any, str]] = {}
         groups: dict[str, list[tuple[Any, str]]] = {}
         for cause in self.queryset:
-            groups.setdefault(cause.category_label, []).append(self.choice(cause))
+            if cause.pk in suggested:
+                cause.suggested_because = suggested[cause.pk]
+                first[cause.pk] = self.choice(cause)
+            else:
+                groups.setdefault(cause.category_label, []).append(self.choice(cause))
+        if first:
+            yield (SUGGESTED_GROUP, [first[pk] for pk in suggested if pk in first])
         yield from groups.items()
 
 
@@ -233,6 +248,7 @@ class CauseRadioSelect(forms.RadioSelect):
     def get_context(self, name: str, value: Any, attrs: dict | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
         context["widget"]["compact"] = self.compact
+        context["widget"]["suggested_group"] = SUGGESTED_GROUP
         return context
 
 
@@ -318,19 +334,30 @@ class RiskFileForm(RiskDescriptionForm):
     )
 
     def __init__(
-        self, *args: Any, account_choices: list[tuple[Any, str]] | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        account_choices: list[tuple[Any, str]] | None = None,
+        suggested_causes: dict[int, str] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         account = self.fields["account"]
         account.widget.choices = [("", "Choose an account…"), *(account_choices or [])]
-        # With htmx, choosing an account refills "ARR at risk" with its ARR. Both
-        # ARR fields come back in one wrapper that the swap replaces whole.
+        # Offered first: the causes the chosen account's red health measures suggest.
+        self.fields["primary_cause"].suggested = suggested_causes or {}
+        # With htmx, choosing an account refills both ARR fields (one wrapper, so
+        # neither is doubled), "ARR at risk" with its ARR, and, out of band, the
+        # account's health badge and the primary causes (keeping the one picked).
+        # The fields it replaces are disabled meanwhile, so nothing typed or
+        # picked while the request is out is lost in the swap.
         account.widget.attrs.update(
             {
                 "hx-get": reverse("risks:file") + "?partial=arr",
                 "hx-trigger": "change",
                 "hx-target": "#arr-fields",
                 "hx-swap": "outerHTML",
+                "hx-include": "#primary-cause",
+                "hx-disabled-elt": "#primary-cause input, #arr-fields input, #arr-fields textarea",
             }
         )
         arr = self.fields["arr_at_risk"]

@@ -2,8 +2,12 @@
 
 One URL serves the page, its form, and two htmx fragments: the account list
 narrowed as the user types (``?partial=accounts``) and the "ARR at risk" field
-refilled when the account changes (``?partial=arr``). Without JavaScript the
-search box is an ordinary GET form and the ARR field is simply left empty.
+refilled when the account changes (``?partial=arr``), which also brings the
+account's health badge and the primary causes, those suggested by its red
+health measures first, out of band. Without JavaScript the search box is an
+ordinary GET form, the ARR field is simply left empty, and the badge and
+suggestions show for the account the page was opened with (``?account=``) or
+once the form comes back with errors.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from django.urls import reverse
 from accounts.models import Account, User
 from core.exceptions import Conflict, InvalidInput
 from core.forms import add_domain_error
+from health.selectors import red_measures, with_health_trend
 from risks import selectors, services
 from risks.forms import RiskFileForm, detail_link
 from risks.models import RiskRecord
@@ -59,10 +64,27 @@ def _account_choices(
 
 
 def _selected_account(user: User, raw: str | None) -> Account | None:
-    """The account named by ``raw`` if the user may file on it, else None."""
+    """The account named by ``raw`` if the user may file on it, else None; with
+    its score of 30 days ago for the health badge."""
     if not raw or not str(raw).isdigit():
         return None
-    return selectors.fileable_accounts(user).filter(pk=int(raw)).first()
+    return with_health_trend(selectors.fileable_accounts(user).filter(pk=int(raw))).first()
+
+
+def _suggested_causes(account: Account | None) -> dict[int, str]:
+    """Cause id → why it is suggested, for the causes the account's red health
+    measures suggest, the reddest measure's cause first."""
+    if account is None:
+        return {}
+    reasons: dict[int, list[str]] = {}
+    for cause_id, measure_name, score in red_measures(account.pk):
+        reasons.setdefault(cause_id, []).append(f"{measure_name} (score {score:.0f})")
+    return {
+        cause_id: "Red health measure: " + ", ".join(names)
+        if len(names) == 1
+        else "Red health measures: " + ", ".join(names)
+        for cause_id, names in reasons.items()
+    }
 
 
 def _add_service_errors(user: User, form: RiskFileForm) -> None:
@@ -98,9 +120,10 @@ def risk_file(request: HttpRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     selected = _selected_account(user, source.get("account"))
     choices, capped = _account_choices(user, search, selected)
+    suggested = _suggested_causes(selected)
 
     if request.method == "POST":
-        form = RiskFileForm(request.POST, account_choices=choices)
+        form = RiskFileForm(request.POST, account_choices=choices, suggested_causes=suggested)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -130,7 +153,10 @@ def risk_file(request: HttpRequest) -> HttpResponse:
         initial: dict[str, Any] = {}
         if selected is not None:
             initial = {"account": selected.pk, "arr_at_risk": selected.arr}
-        form = RiskFileForm(initial=initial, account_choices=choices)
+        if request.GET.get("primary_cause"):
+            # The cause already picked when the account changes (htmx) stays picked.
+            initial["primary_cause"] = request.GET["primary_cause"]
+        form = RiskFileForm(initial=initial, account_choices=choices, suggested_causes=suggested)
         status = 200
 
     context = {
@@ -139,10 +165,12 @@ def risk_file(request: HttpRequest) -> HttpResponse:
         "capped": capped,
         "limit": selectors.ACCOUNT_CHOICES_LIMIT,
         "account_count": len(choices),
+        "selected_account": selected,
+        "suggested_count": len(suggested),
     }
     partial = request.GET.get("partial")
     if request.htmx and request.method == "GET" and partial == "accounts":
         return render(request, "risks/_file_account_choices.html", context)
     if request.htmx and request.method == "GET" and partial == "arr":
-        return render(request, "risks/_file_arr_field.html", context)
+        return render(request, "risks/_file_account_changed.html", context)
     return render(request, "risks/file.html", context, status=status)

@@ -109,7 +109,6 @@ def scoring_select(dialect: _Dialect, chunk_filter: str) -> str:
                 "'change', round(p.change, 2)",
                 "'score', round(p.s, 2)",
                 "'weight', p.weight",
-                "'dimension', p.dimension",
                 "'fresh', " + dialect.json_bool.format(cond="p.fresh = 1"),
             ]
         )

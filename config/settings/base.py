@@ -333,7 +333,7 @@ if not HEALTH_RED_BELOW <= HEALTH_GREEN_AT <= 100:
         f"HEALTH_GREEN_AT={HEALTH_GREEN_AT}, which must be at most 100."
     )
 # Accounts scored per SQL statement.
-HEALTH_SCORE_CHUNK = env_int("HEALTH_SCORE_CHUNK", 1000, minimum=1)
+HEALTH_SCORE_CHUNK = env_int("HEALTH_SCORE_CHUNK", 5000, minimum=1)
 
 # Imports (core.imports): the largest file an admin may upload, and the rows
 # read per chunk (each chunk commits the progress the import page shows).

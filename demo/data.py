@@ -43,6 +43,7 @@ from risks.models import (
     TimelineKind,
 )
 
+from . import health as demo_health
 from .content import (
     APPROVAL_NOTES,
     CAUSE_WEIGHTS,
@@ -554,6 +555,8 @@ class SeedReport:
             f"Timeline events: {c['timeline_events']} created.",
             f"Review agendas: {c['agendas']} created, {p['agendas']} already present "
             "(each region's next weekly review).",
+            f"Health: {c['observations']} observations created for {c['accounts_observed']} "
+            f"accounts, scored for {c['scored_days']} weeks.",
         ]
 
 
@@ -581,8 +584,42 @@ def seed_demo(*, now: dt.datetime | None = None) -> SeedReport:
         users = _ensure_users(people, regions, report)
         accounts = _ensure_accounts(account_plans, regions, users, report)
         _write_risks(risk_plans, accounts, users["admin"], report)
+        _ensure_health(account_plans, accounts, risk_plans, timezone.localdate(now), report)
         _ensure_next_agendas(regions, now, report)
     return report
+
+
+def _ensure_health(
+    plans: list[AccountPlan],
+    accounts: list[Account],
+    risks: list[_RiskPlan],
+    today: dt.date,
+    report: SeedReport,
+) -> None:
+    """A year of weekly signals shaped by each account's risk history, and the
+    score history computed from them (demo.health)."""
+    records = [
+        demo_health.RecordFacts(
+            account_index=plan.account_index,
+            status=plan.status,
+            cause=plan.primary,
+            tier=plan.tier if plan.status == RiskStatus.OPEN else plan.max_tier,
+            opened_on=timezone.localdate(plan.opened_at),
+            closed_on=timezone.localdate(plan.closed_at) if plan.closed_at else None,
+            retained_share=plan.retained_share,
+        )
+        for plan in risks
+    ]
+    facts = [
+        demo_health.AccountFacts(external_id=plan.external_id, segment=plan.segment, csm=plan.csm)
+        for plan in plans
+    ]
+    written, observed, days = demo_health.seed_health(
+        facts, [account.pk for account in accounts], records, today
+    )
+    report.created["observations"] += written
+    report.created["accounts_observed"] += observed
+    report.created["scored_days"] += days
 
 
 def _ensure_next_agendas(regions: dict[str, Region], now: dt.datetime, report: SeedReport) -> None:

@@ -240,6 +240,13 @@ class Importer:
         """Parameters of the checks (e.g. today)."""
         return {}
 
+    def lock(self, stage: Stage) -> None:
+        """Inside the merge's transaction, before the rules run again: lock the
+        rows the stage names and the merge will refer to (e.g. ``FOR KEY
+        SHARE``), so that none of them can go between the check and the
+        commit. An importer whose table has no foreign key constraints must do
+        this (the check that runs next then sees what is really there)."""
+
     def merge(self, stage: Stage, *, source: str) -> Counts:
         """Write the stage's rows: one INSERT … SELECT … ON CONFLICT from
         ``resolved``, inside the framework's transaction."""
@@ -702,6 +709,7 @@ def import_records(
                 for chunk in _chunks(_record_rows(importer, stage, records), chunk_rows()):
                     stage.load(chunk)
                 stage.analyze()
+                importer.lock(stage)
                 errors, total = stage.errors(limit=None)
                 if total:
                     raise RowErrors([error.as_dict() for error in errors], total)
@@ -807,7 +815,9 @@ def import_job_run(job_id: int) -> None:
             )
             if not locked:
                 return
-            # The accounts or measures named may have changed since the check.
+            # The accounts or measures named may have changed since the check:
+            # lock them, then check again.
+            importer.lock(stage)
             errors, total = _file_errors(csv_file, rows, stage)
             if total:
                 ImportJob.objects.filter(pk=job_id).update(

@@ -119,6 +119,29 @@ class ObservationImporter(Importer):
         adapt = connection.ops.adapt_datefield_value
         return {"today": adapt(timezone.localdate()), "earliest": adapt(dates.EARLIEST)}
 
+    def lock(self, stage: Stage) -> None:
+        # Observations have no foreign key constraints (a per-row check cost
+        # more than the insert): the accounts and measures the rows name (by
+        # id, external id or code: unique columns, so a rename waits too) are
+        # locked until the commit; a delete waits for it, and one that came
+        # first leaves its rows out of the lock and the check that follows
+        # reports them. SQLite serialises writers: nothing to lock.
+        if not stage.postgres:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM (SELECT a.id FROM accounts_account a "
+                f"WHERE a.id IN (SELECT v_account FROM {stage.table} WHERE v_account IS NOT NULL) "
+                "OR a.external_id IN (SELECT c_account_external_id FROM "
+                f"{stage.table} WHERE c_account_external_id <> '') "
+                "ORDER BY a.id FOR KEY SHARE OF a) locked"
+            )
+            cursor.execute(
+                "SELECT count(*) FROM (SELECT m.id FROM health_measure m "
+                f"WHERE m.code IN (SELECT c_measure FROM {stage.table}) "
+                "ORDER BY m.id FOR KEY SHARE OF m) locked"
+            )
+
     def merge(self, stage: Stage, *, source: str) -> Counts:
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         params = {"source": source, "now": now}

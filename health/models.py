@@ -7,8 +7,10 @@ from decimal import Decimal
 
 from auditlog.registry import auditlog
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
 
 from accounts.models import Account, HealthBand, Segment
 
@@ -41,6 +43,23 @@ class Source(models.TextChoices):
     API = "api", "API"
     CSV = "csv", "CSV import"
     MANUAL = "manual", "Manual"
+
+
+def _lock_for_delete(queryset: models.QuerySet) -> None:
+    """Lock the rows about to be deleted (FOR UPDATE, in id order) before the
+    ORM looks for their observations. Observations have no foreign key
+    constraint: an import that named these rows holds them FOR KEY SHARE until
+    it commits, so this waits for it and the cascade or the protection then
+    sees its observations; an import that comes later finds the rows gone.
+    (SQLite serialises writers and ignores the lock.)"""
+    list(queryset.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
+class MeasureQuerySet(models.QuerySet):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        with transaction.atomic(using=self.db):
+            _lock_for_delete(self)
+            return super().delete()
 
 
 class Measure(models.Model):
@@ -86,6 +105,8 @@ class Measure(models.Model):
     )
     active = models.BooleanField(default=True)
 
+    objects = MeasureQuerySet.as_manager()
+
     class Meta:
         ordering = ["dimension", "name"]
         constraints = [
@@ -99,6 +120,11 @@ class Measure(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple:
+        with transaction.atomic(using=using):
+            _lock_for_delete(Measure._base_manager.using(using).filter(pk=self.pk))
+            return super().delete(using=using, keep_parents=keep_parents)
 
 
 class Threshold(models.Model):
@@ -135,9 +161,18 @@ class Threshold(models.Model):
 class Observation(models.Model):
     # No index of their own: the unique (account, measure, day) index serves
     # every lookup by account, and observations are never looked up by measure
-    # alone.
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+", db_index=False)
-    measure = models.ForeignKey(Measure, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # alone. No foreign key constraints in the database either: a per-row
+    # check cost a bulk import more than the insert itself. Every writer goes
+    # through the importer (health.imports), which locks the accounts and
+    # measures it names (FOR KEY SHARE) and checks them again under the lock;
+    # deleting an account or a measure locks its row first (below) before the
+    # ORM cascades or protects (docs/architecture.md, "Imports").
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    measure = models.ForeignKey(
+        Measure, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     observed_on = models.DateField()
     value = models.DecimalField(max_digits=18, decimal_places=4)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
@@ -153,6 +188,13 @@ class Observation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.measure_id}={self.value} on {self.observed_on}"
+
+
+@receiver(pre_delete, sender=Account, dispatch_uid="health_lock_account_for_delete")
+def _lock_account_for_delete(sender: type, instance: Account, **kwargs: object) -> None:
+    # Sent inside the delete's transaction, before the observations are
+    # deleted with the account (the ORM's cascade: no constraint does it).
+    _lock_for_delete(Account._base_manager.using(kwargs.get("using")).filter(pk=instance.pk))
 
 
 class HealthScore(models.Model):

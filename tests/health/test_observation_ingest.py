@@ -6,18 +6,23 @@ accounts touched are rescored after commit."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 from unittest import mock
 
 import pytest
 from django.db import connection
+from django.db.models import ProtectedError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core.imports import RowErrors, import_job_run, import_job_validate
+from accounts.models import Account
+from core.exceptions import Conflict
+from core.imports import RowErrors, get_importer, import_job_run, import_job_validate
 from core.models import ImportJob, ImportStatus
 from health.ingest import MAX_ROWS, ingest_observations
-from health.models import Observation, Source
+from health.models import Measure, Observation, Source
+from health.services import measure_delete
 from tests import factories
 from tests.concurrency import run_at_once
 
@@ -395,6 +400,51 @@ def test_an_import_checks_again_and_writes_nothing_when_a_row_went_bad(accounts,
     assert not Observation.objects.exists()
 
 
+def test_an_import_is_invalid_when_an_account_named_was_deleted_since_the_check(accounts, logins):
+    first, second, _ = accounts
+    job = validated(
+        "account,account_external_id,measure,observed_on,value\n"
+        f"{first.pk},,{logins.code},{DAY},1\n"
+        f",{second.external_id},{logins.code},{DAY},1\n"
+    )
+    assert job.status == ImportStatus.READY
+    first_id = first.pk
+    first.delete()
+    second.delete()
+
+    job = imported(job)
+
+    assert job.status == ImportStatus.INVALID
+    assert job.errors == [
+        {"row": 2, "field": "account", "message": f"No account has the id {first_id}."},
+        {
+            "row": 3,
+            "field": "account_external_id",
+            "message": f'No account has the external id "{second.external_id}".',
+        },
+    ]
+    assert not Observation.objects.exists()
+
+
+def test_deleting_an_account_deletes_its_observations_and_a_measure_observed_is_kept(
+    accounts, logins, nps
+):
+    # No foreign key constraints in the database: the ORM cascades and protects.
+    first, second, _ = accounts
+    ingest_observations([row(first, logins), row(first, nps), row(second, logins)])
+
+    first.delete()
+
+    assert list(Observation.objects.values_list("account_id", flat=True)) == [second.pk]
+    with pytest.raises(ProtectedError):
+        logins.delete()
+    with pytest.raises(ProtectedError):
+        Measure.objects.filter(pk=logins.pk).delete()
+    assert Measure.objects.filter(pk=logins.pk).exists()
+    nps.delete()  # observed only by the account deleted
+    assert not Measure.objects.filter(pk=nps.pk).exists()
+
+
 def test_running_a_finished_import_again_changes_nothing(accounts, logins):
     account = accounts[0]
     job = imported(
@@ -483,3 +533,77 @@ def test_two_csv_imports_of_overlapping_keys_at_once_both_finish():
     assert sum(job.created_count for job in finished) == 500
     assert sum(job.updated_count for job in finished) == 300
     assert Observation.objects.count() == 500
+
+
+def _delete_while_an_import_holds_its_locks(rows, delete) -> list[Exception]:
+    """Run ``delete`` while an API batch of ``rows`` has merged but not yet
+    committed; returns the errors of the delete."""
+    importer = get_importer("observations")
+    merged, release = threading.Event(), threading.Event()
+    errors: list[Exception] = []
+
+    def after_merge(stage) -> None:
+        merged.set()
+        assert release.wait(10)
+
+    def importing() -> None:
+        try:
+            ingest_observations(rows)
+        finally:
+            connection.close()
+
+    def deleting() -> None:
+        try:
+            assert merged.wait(10)
+            delete()
+        except Exception as error:  # asserted on by the test
+            errors.append(error)
+        finally:
+            connection.close()
+
+    with (
+        mock.patch("health.tasks.score_some_accounts.delay"),
+        mock.patch.object(importer, "after_merge", side_effect=after_merge),
+    ):
+        threads = [threading.Thread(target=importing), threading.Thread(target=deleting)]
+        for thread in threads:
+            thread.start()
+        assert merged.wait(10)
+        threads[1].join(timeout=1)
+        assert threads[1].is_alive(), "the delete waits for the import's locks"
+        release.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    return errors
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_an_account_deleted_during_an_import_takes_the_imported_observations_with_it():
+    account, other = factories.AccountFactory(), factories.AccountFactory()
+    logins = factories.MeasureFactory(code="race-cascade")
+    rows = [row(a, logins, DAY - dt.timedelta(days=n)) for a in (account, other) for n in range(5)]
+
+    errors = _delete_while_an_import_holds_its_locks(rows, lambda: account.delete())
+
+    assert errors == []
+    assert not Account.objects.filter(pk=account.pk).exists()
+    assert set(Observation.objects.values_list("account_id", flat=True)) == {other.pk}
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_a_measure_deleted_during_an_import_of_its_first_observations_is_kept():
+    account = factories.AccountFactory()
+    admin = factories.AdminFactory()
+    fresh = factories.MeasureFactory(code="race-protect")
+    rows = [row(account, fresh, DAY - dt.timedelta(days=n)) for n in range(5)]
+
+    errors = _delete_while_an_import_holds_its_locks(
+        rows, lambda: measure_delete(user=admin, measure=fresh.pk)
+    )
+
+    assert [type(error) for error in errors] == [Conflict]
+    assert Measure.objects.filter(pk=fresh.pk).exists()
+    assert Observation.objects.filter(measure_id=fresh.pk).count() == 5

@@ -136,6 +136,42 @@ class Column:
             digits=self.max_digits - self.decimal_places, places=self.decimal_places
         )
 
+    def sql_value(self, raw: str) -> str:
+        """PostgreSQL's twin of ``parse``: the value of the text column
+        ``raw`` (NULL when it is empty or does not parse), an immutable
+        expression that never raises, so the stage computes it while COPY
+        writes the row. Every cast is guarded by the same pattern as
+        ``parse`` (PostgreSQL 15 has no safe cast), and a date's month and
+        day are checked before ``make_date``, so 2026-02-30 is NULL."""
+        if self.type == "integer":
+            return f"CASE WHEN {raw} ~ '^[0-9]{{1,18}}$' THEN CAST({raw} AS bigint) END"
+        if self.type == "decimal":
+            digits = self.max_digits - self.decimal_places
+            fits = (
+                f"length(ltrim(split_part(ltrim({raw}, '+-'), '.', 1), '0')) <= {digits} "
+                f"AND length(rtrim(split_part({raw}, '.', 2), '0')) <= {self.decimal_places}"
+            )
+            return (
+                f"CASE WHEN {raw} ~ '^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)$' THEN "
+                f"CASE WHEN {fits} THEN CAST({raw} AS numeric) END END"
+            )
+        if self.type == "date":
+            year = f"CAST(substr({raw}, 1, 4) AS integer)"
+            month = f"CAST(substr({raw}, 6, 2) AS integer)"
+            day = f"CAST(substr({raw}, 9, 2) AS integer)"
+            leap = f"(mod({year}, 4) = 0 AND mod({year}, 100) <> 0 OR mod({year}, 400) = 0)"
+            last = (
+                f"CASE WHEN {month} = 2 THEN CASE WHEN {leap} THEN 29 ELSE 28 END "
+                f"WHEN {month} IN (4, 6, 9, 11) THEN 30 ELSE 31 END"
+            )
+            return (
+                f"CASE WHEN {raw} ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$' THEN "
+                f"CASE WHEN {year} >= 1 AND {month} BETWEEN 1 AND 12 "
+                f"AND {day} BETWEEN 1 AND {last} "
+                f"THEN make_date({year}, {month}, {day}) END END"
+            )
+        return raw
+
     def parse(self, text: str) -> Any:
         """The cell's value, or None when it is empty or does not parse."""
         if not text:
@@ -329,18 +365,25 @@ class Stage:
         self.postgres = connection.vendor == "postgresql"
         self.column_names = ["row_no", "problem", "problem_field"]
         self.column_names += [column.raw for column in importer.columns]
-        self.column_names += [column.value for column in importer.columns if column.typed]
+        # On PostgreSQL the values are generated columns, computed from the
+        # text while COPY writes the row; SQLite is sent them parsed.
+        if not self.postgres:
+            self.column_names += [column.value for column in importer.columns if column.typed]
         self.rows = 0
 
     def create(self) -> None:
-        which = 0 if self.postgres else 1
         definitions = ["row_no bigint NOT NULL", "problem text", "problem_field text"]
         definitions += [f"{column.raw} text NOT NULL" for column in self.importer.columns]
-        definitions += [
-            f"{column.value} {_STAGE_TYPES[column.type][which]}"
-            for column in self.importer.columns
-            if column.typed
-        ]
+        for column in self.importer.columns:
+            if not column.typed:
+                continue
+            if self.postgres:
+                definitions.append(
+                    f"{column.value} {_STAGE_TYPES[column.type][0]} "
+                    f"GENERATED ALWAYS AS ({column.sql_value(column.raw)}) STORED"
+                )
+            else:
+                definitions.append(f"{column.value} {_STAGE_TYPES[column.type][1]}")
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
             cursor.execute(f"CREATE TEMPORARY TABLE {self.table} ({', '.join(definitions)})")
@@ -355,9 +398,26 @@ class Stage:
         cells: dict[str, str],
         problem: str | None = None,
         problem_field: str | None = None,
-    ) -> tuple:
+    ) -> tuple | str:
         """One stage row from a record's cells (column name → text)."""
         raws = [cells.get(column.name, "") for column in self.importer.columns]
+        return self.row(row_no, raws, problem, problem_field)
+
+    def row(
+        self,
+        row_no: int,
+        raws: list[str],
+        problem: str | None = None,
+        problem_field: str | None = None,
+    ) -> tuple | str:
+        """One stage row from its cells in the importer's column order: on
+        PostgreSQL a line of COPY's text format (the values are computed by
+        the stage), on SQLite a tuple with the values parsed."""
+        if self.postgres:
+            text = "\t".join(raws)
+            if "\\" in text or "\n" in text or "\r" in text or text.count("\t") != len(raws) - 1:
+                text = "\t".join(raw.translate(_COPY_ESCAPES) for raw in raws)
+            return f"{row_no}\t{_copy_text(problem)}\t{_copy_text(problem_field)}\t{text}\n"
         values = [
             column.parse(raw)
             for column, raw in zip(self.importer.columns, raws, strict=True)
@@ -365,16 +425,15 @@ class Stage:
         ]
         return (row_no, problem, problem_field, *raws, *values)
 
-    def load(self, rows: Sequence[tuple]) -> None:
-        """Append a chunk of rows made by ``record``."""
+    def load(self, rows: Sequence[tuple | str]) -> None:
+        """Append a chunk of rows made by ``record`` or ``row``."""
         if not rows:
             return
         names = ", ".join(self.column_names)
         with connection.cursor() as cursor:
             if self.postgres:
                 with cursor.copy(f"COPY {self.table} ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                    copy.write("".join(rows))  # type: ignore[arg-type]
             else:
                 placeholders = ", ".join(["%s"] * len(self.column_names))
                 cursor.executemany(
@@ -476,6 +535,14 @@ class Stage:
         return [RowError(row, field, message) for row, field, message, _ in rows], total
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(text: str | None) -> str:
+    """A value of COPY's text format: NULL as \\N, the rest escaped."""
+    return "\\N" if text is None else text.translate(_COPY_ESCAPES)
+
+
 def _sqlite_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
@@ -558,6 +625,13 @@ class CsvFile:
         if self.header_errors or self._reader is None:
             return
         width = len(self.header)
+        # Where each of the importer's columns is in a row (the header is
+        # checked: no unknown or repeated names); -1 when it is not in the file.
+        positions = [
+            self.header.index(name) if name in self.header else -1
+            for name in self.importer.column_names
+        ]
+        row = self.stage.row
         while True:
             self._row_no += 1
             cells = self._next()
@@ -568,12 +642,12 @@ class CsvFile:
                 continue
             if len(self.sample) <= SAMPLE_ROWS:
                 self.sample.append({"row": self._row_no, "cells": [_clip(cell) for cell in cells]})
+            count = len(cells)
             problem = None
-            if len(cells) != width:
-                problem = f"This row has {len(cells)} cells; the header has {width}."
-            yield self.stage.record(
-                self._row_no, dict(zip(self.header, cells, strict=False)), problem
-            )
+            if count != width:
+                problem = f"This row has {count} cells; the header has {width}."
+            raws = [cells[i] if 0 <= i < count else "" for i in positions]
+            yield row(self._row_no, raws, problem)
 
 
 def _utf8_lines(content: bytes | memoryview) -> Iterator[str]:

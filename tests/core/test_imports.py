@@ -115,6 +115,95 @@ def test_integer_and_date_cells_parse_strictly(column_type, text, expected):
     assert Column("c", "", type=column_type).parse(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("column_type", "texts"),
+    [
+        (
+            "decimal",
+            [
+                "118",
+                "-42.5",
+                "+.5",
+                "5.",
+                "-0",
+                "1.2300",
+                "1.23450",
+                "99999999999999.9999",
+                "100000000000000",
+                "000000000000000000099999999999999.5",
+                "-99999999999999.9999",
+                "1.23456",
+                "1,5",
+                "1 000",
+                "1e3",
+                "NaN",
+                "Infinity",
+                "١٢",
+                ".",
+                "-",
+                "+-1",
+                "",
+                "0.00001",
+                "0.000000",
+                "9" * 200,
+            ],
+        ),
+        ("integer", ["42", "0", "-1", "4.0", "²", "9" * 18, "9" * 19, "", "0042"]),
+        (
+            "date",
+            [
+                "2026-06-30",
+                "2026-02-29",
+                "2024-02-29",
+                "2000-02-29",
+                "2100-02-29",
+                "2026-04-31",
+                "2026-04-30",
+                "2026-12-31",
+                "2026-13-01",
+                "2026-00-10",
+                "2026-01-00",
+                "0000-01-01",
+                "0001-01-01",
+                "9999-12-31",
+                "2026-6-30",
+                "30/06/2026",
+                "20260630",
+                "",
+                "2026-06-30x",
+            ],
+        ),
+    ],
+)
+def test_postgresql_stages_the_same_values_as_parse(column_type, texts):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("The stage computes values in SQL on PostgreSQL only.")
+    column = Column("c", "", type=column_type)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {column.sql_value('t.c')} FROM unnest(%s::text[]) WITH ORDINALITY AS t(c, n) "
+            "ORDER BY t.n",
+            [texts],
+        )
+        computed = [value for (value,) in cursor.fetchall()]
+    assert computed == [column.parse(text) for text in texts]
+
+
+def test_cells_with_tabs_backslashes_and_newlines_reach_the_stage_unchanged(logins):
+    cells = ["a\tb", "x\ty", "back\\slash", "two\nlines", "cr\rhere", "\\N"]
+    records = [
+        {"account_external_id": cell, "measure": logins.code, "observed_on": str(DAY), "value": 1}
+        for cell in cells
+    ]
+    with pytest.raises(imports.RowErrors) as caught:
+        imports.import_records("observations", records, source="api")
+    assert [error["message"] for error in caught.value.errors] == [
+        f'No account has the external id "{cell}".' for cell in cells
+    ]
+
+
 def test_a_header_is_checked_for_unnamed_repeated_unknown_and_missing_columns():
     importer = imports.get_importer("observations")
     errors = header_errors(importer, ["", "measure", "measure", "colour"])

@@ -57,7 +57,7 @@ class Zone:
     css_class: str
 
 
-def _num(value: float) -> str:
+def num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
@@ -65,7 +65,7 @@ def _day(day: dt.date) -> str:
     return f"{day.day} {day:%b %Y}"
 
 
-def _open_svg(*, chart_id: str, height: float, title: str, desc: str, css_class: str) -> str:
+def open_svg(*, chart_id: str, height: float, title: str, desc: str, css_class: str) -> str:
     return format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" class="chart {}" id="{}" viewBox="0 0 {} {}" '
         'role="img" aria-labelledby="{}-title {}-desc" font-size="{}">'
@@ -73,7 +73,7 @@ def _open_svg(*, chart_id: str, height: float, title: str, desc: str, css_class:
         css_class,
         chart_id,
         WIDTH,
-        _num(height),
+        num(height),
         chart_id,
         chart_id,
         FONT_SIZE,
@@ -84,7 +84,7 @@ def _open_svg(*, chart_id: str, height: float, title: str, desc: str, css_class:
     )
 
 
-def _close(parts: list[str], *, title: str) -> Chart:
+def close(parts: list[str], *, title: str) -> Chart:
     # Every part was built by format_html (or is a constant).
     parts.append("</svg>")
     return Chart(title=title, svg=mark_safe("".join(parts)))
@@ -107,7 +107,7 @@ def line_chart(
     y_ticks: Sequence[float] = (0, 25, 50, 75, 100),
     zones: Sequence[Zone] = (),
     y_label: str = "",
-    format_value: Callable[[float], str] = lambda value: _num(value),
+    format_value: Callable[[float], str] = lambda value: num(value),
     css_class: str = "chart-line",
     empty_message: str = "Nothing to draw yet.",
 ) -> Chart:
@@ -119,12 +119,12 @@ def line_chart(
     day and value."""
     if not any(point.value is not None for point in points):
         parts = [
-            _open_svg(
+            open_svg(
                 chart_id=chart_id, height=40, title=title, desc=empty_message, css_class=css_class
             ),
             format_html('<text class="chart-note" x="0" y="24">{}</text>', empty_message),
         ]
-        return _close(parts, title=title)
+        return close(parts, title=title)
     points = sorted(points, key=lambda point: point.day)
     left, right, top = 46, 64, 10
     plot_width = WIDTH - left - right
@@ -144,7 +144,7 @@ def line_chart(
         return bottom - plot_height * clamped / y_max
 
     parts = [
-        _open_svg(chart_id=chart_id, height=height, title=title, desc=desc, css_class=css_class)
+        open_svg(chart_id=chart_id, height=height, title=title, desc=desc, css_class=css_class)
     ]
     parts.append(mark_safe('<g class="chart-zones" aria-hidden="true">'))
     for zone in zones:
@@ -155,11 +155,11 @@ def line_chart(
                 '<text class="chart-zone-label" x="{}" y="{}">{}</text>',
                 zone.css_class,
                 left,
-                _num(y_top),
-                _num(plot_width),
-                _num(y_bottom - y_top),
-                _num(left + plot_width + 8),
-                _num((y_top + y_bottom) / 2 + 4),
+                num(y_top),
+                num(plot_width),
+                num(y_bottom - y_top),
+                num(left + plot_width + 8),
+                num((y_top + y_bottom) / 2 + 4),
                 zone.label,
             )
         )
@@ -173,11 +173,11 @@ def line_chart(
                 '<line class="chart-grid" x1="{}" y1="{}" x2="{}" y2="{}"></line>'
                 '<text x="{}" y="{}" text-anchor="end">{}</text>',
                 left,
-                _num(y),
-                _num(left + plot_width),
-                _num(y),
+                num(y),
+                num(left + plot_width),
+                num(y),
                 left - 6,
-                _num(y + 4),
+                num(y + 4),
                 format_value(tick),
             )
         )
@@ -193,8 +193,8 @@ def line_chart(
         parts.append(
             format_html(
                 '<text x="{}" y="{}" text-anchor="{}">{}</text>',
-                _num(x_of(day)),
-                _num(bottom + 16),
+                num(x_of(day)),
+                num(bottom + 16),
                 anchor,
                 _day(day),
             )
@@ -205,9 +205,9 @@ def line_chart(
         format_html(
             '<line class="chart-baseline" x1="{}" y1="{}" x2="{}" y2="{}"></line>',
             left,
-            _num(bottom),
-            _num(left + plot_width),
-            _num(bottom),
+            num(bottom),
+            num(left + plot_width),
+            num(bottom),
         )
     )
     if y_label:
@@ -215,7 +215,7 @@ def line_chart(
             format_html(
                 '<text class="chart-axis-title" transform="translate(12 {}) rotate(-90)" '
                 'text-anchor="middle">{}</text>',
-                _num(top + plot_height / 2),
+                num(top + plot_height / 2),
                 y_label,
             )
         )
@@ -229,7 +229,7 @@ def line_chart(
             pen_down = False
             continue
         commands.append(
-            f"{'L' if pen_down else 'M'}{_num(x_of(point.day))} {_num(y_of(point.value))}"
+            f"{'L' if pen_down else 'M'}{num(x_of(point.day))} {num(y_of(point.value))}"
         )
         pen_down = True
     parts.append(format_html('<path class="chart-line-path" d="{}"></path>', " ".join(commands)))
@@ -244,14 +244,14 @@ def line_chart(
         parts.append(
             format_html(
                 '<circle class="chart-point" cx="{}" cy="{}" r="{}"><title>{}</title></circle>',
-                _num(x_of(point.day)),
-                _num(y_of(point.value)),
-                _num(radius),
+                num(x_of(point.day)),
+                num(y_of(point.value)),
+                num(radius),
                 tooltip,
             )
         )
     parts.append(mark_safe("</g>"))
-    return _close(parts, title=title)
+    return close(parts, title=title)
 
 
 @dataclass(frozen=True)
@@ -269,7 +269,7 @@ class ShareBar:
     values: dict[str, float]  # series key → amount (any unit; the bar shows shares)
 
 
-def _legend(series: Sequence[Series], *, y: float, x: float = 0) -> tuple[str, float]:
+def legend(series: Sequence[Series], *, y: float, x: float = 0) -> tuple[str, float]:
     """A row of swatches with their labels, wrapping at the chart's width.
     Returns the markup and the y below it."""
     parts = [mark_safe('<g class="chart-legend" aria-hidden="true">')]
@@ -283,10 +283,10 @@ def _legend(series: Sequence[Series], *, y: float, x: float = 0) -> tuple[str, f
                 '<rect class="{}" x="{}" y="{}" width="14" height="14" rx="2"></rect>'
                 '<text x="{}" y="{}">{}</text>',
                 item.css_class,
-                _num(cursor_x),
-                _num(cursor_y - 11),
-                _num(cursor_x + 20),
-                _num(cursor_y),
+                num(cursor_x),
+                num(cursor_y - 11),
+                num(cursor_x + 20),
+                num(cursor_y),
                 item.label,
             )
         )
@@ -308,7 +308,7 @@ def share_bars(
     total (100% stacked), with the percentage written on parts wide enough."""
     if not bars:
         parts = [
-            _open_svg(
+            open_svg(
                 chart_id=chart_id,
                 height=40,
                 title=title,
@@ -317,16 +317,14 @@ def share_bars(
             ),
             format_html('<text class="chart-note" x="0" y="24">{}</text>', empty_message),
         ]
-        return _close(parts, title=title)
-    legend, top = _legend(series, y=14)
+        return close(parts, title=title)
+    legend_svg, top = legend(series, y=14)
     left, right, row_height, bar_height = 150, 16, 30, 20
     plot_width = WIDTH - left - right
     height = top + 6 + row_height * len(bars) + 8
     parts = [
-        _open_svg(
-            chart_id=chart_id, height=height, title=title, desc=desc, css_class="chart-share"
-        ),
-        legend,
+        open_svg(chart_id=chart_id, height=height, title=title, desc=desc, css_class="chart-share"),
+        legend_svg,
     ]
     for index, bar in enumerate(bars):
         y = top + 6 + index * row_height
@@ -336,7 +334,7 @@ def share_bars(
             format_html(
                 '<text x="{}" y="{}" text-anchor="end">{}</text>',
                 left - 8,
-                _num(y + bar_height / 2 + 4),
+                num(y + bar_height / 2 + 4),
                 bar.label if len(bar.label) <= 22 else bar.label[:21] + "…",
             )
         )
@@ -352,13 +350,13 @@ def share_bars(
                     '<rect class="{}" x="{}" y="{}" width="{}" height="{}">'
                     "<title>{}, {}: {}%</title></rect>",
                     item.css_class,
-                    _num(x),
-                    _num(y),
-                    _num(width),
+                    num(x),
+                    num(y),
+                    num(width),
                     bar_height,
                     bar.label,
                     item.label,
-                    _num(100 * share),
+                    num(100 * share),
                 )
             )
             if width >= 34:
@@ -366,11 +364,11 @@ def share_bars(
                     format_html(
                         '<text class="chart-share-label" x="{}" y="{}" text-anchor="middle" '
                         'aria-hidden="true">{}%</text>',
-                        _num(x + width / 2),
-                        _num(y + bar_height / 2 + 4),
+                        num(x + width / 2),
+                        num(y + bar_height / 2 + 4),
                         f"{100 * share:.0f}",
                     )
                 )
             x += width
         parts.append(mark_safe("</g>"))
-    return _close(parts, title=title)
+    return close(parts, title=title)

@@ -129,11 +129,15 @@ class ObservationImporter(Importer):
         if not stage.postgres:
             return
         with connection.cursor() as cursor:
+            # One set of ids (a UNION, not an OR of two IN lists, which
+            # PostgreSQL would test row by row against the whole stage).
             cursor.execute(
                 "SELECT count(*) FROM (SELECT a.id FROM accounts_account a "
-                f"WHERE a.id IN (SELECT v_account FROM {stage.table} WHERE v_account IS NOT NULL) "
-                "OR a.external_id IN (SELECT c_account_external_id FROM "
-                f"{stage.table} WHERE c_account_external_id <> '') "
+                f"WHERE a.id IN (SELECT v_account FROM {stage.table} WHERE v_account IS NOT NULL "
+                "UNION SELECT e.id FROM accounts_account e "
+                f"JOIN (SELECT DISTINCT c_account_external_id FROM {stage.table} "
+                "WHERE c_account_external_id <> '') named "
+                "ON e.external_id = named.c_account_external_id) "
                 "ORDER BY a.id FOR KEY SHARE OF a) locked"
             )
             cursor.execute(

@@ -222,21 +222,20 @@ class HealthScore(models.Model):
 
 
 # The scorecard's history, with who changed it, on the audit trail.
-auditlog.register(
-    Measure,
-    include_fields=[
-        "code",
-        "name",
-        "description",
-        "unit",
-        "dimension",
-        "kind",
-        "better",
-        "scoring",
-        "baseline_days",
-        "stale_after_days",
-        "suggested_cause",
-        "active",
-    ],
+# What a measure is made of: its API fields, its audit trail, its service.
+MEASURE_FIELDS = (
+    "code",
+    "name",
+    "description",
+    "unit",
+    "dimension",
+    "kind",
+    "better",
+    "scoring",
+    "baseline_days",
+    "stale_after_days",
+    "suggested_cause",
+    "active",
 )
+auditlog.register(Measure, include_fields=list(MEASURE_FIELDS))
 auditlog.register(Threshold, include_fields=["measure", "segment", "red", "green", "weight"])

@@ -41,6 +41,7 @@ class _Dialect:
     json_object_agg: str  # an object of {key}: {value} over a group
     json_bool: str  # a JSON boolean from a SQL condition
     lock: str  # lock the chunk's account rows while they are scored
+    parts_column: str  # the parts as the column stores them
     half_up: str  # {x} >= 0 rounded half up to an integer
     latest: str  # columns observed_on, value of the newest observation <= as_of
     latest_join: str  # the join that feeds them, if any
@@ -50,10 +51,13 @@ _POSTGRES = _Dialect(
     date_param="CAST(%(as_of)s AS date)",
     days_between="({a} - {b})",
     date_minus="({d} - {n})",
-    json_object="jsonb_build_object({pairs})",
-    json_object_agg="jsonb_object_agg({key}, {value})",
+    # Built as text json (no key sorting or binary numerics per part), turned
+    # into jsonb once per account as it is written.
+    json_object="json_build_object({pairs})",
+    json_object_agg="json_object_agg({key}, {value})",
     json_bool="({cond})",
     lock="FOR NO KEY UPDATE",
+    parts_column="CAST(parts AS jsonb)",
     # Round to 9 places first, so that a quotient such as 149/3·… that is
     # exactly .5 but printed as .49999… by finite decimals rounds up.
     half_up="CAST(round(round({x}, 9)) AS integer)",
@@ -73,6 +77,7 @@ _SQLITE = _Dialect(
     json_object_agg="json_group_object({key}, json({value}))",
     json_bool="json(CASE WHEN {cond} THEN 'true' ELSE 'false' END)",
     lock="",
+    parts_column="parts",
     half_up="CAST(round({x}, 9) + 0.5 AS integer)",
     # SQLite has no LATERAL: the newest day, then its value, by the unique index.
     latest="""(SELECT max(o.observed_on) FROM health_observation o
@@ -243,7 +248,7 @@ def _postgres_chunk(chunk_filter: str, params: dict) -> tuple[int, int | None, b
     WITH {scoring_select(dialect, chunk_filter)},
     ins AS (
         INSERT INTO health_healthscore ({_COLUMNS})
-        {_INSERTED.format(as_of=d)}
+        {_INSERTED.format(as_of=d, parts=dialect.parts_column)}
         {_UPSERT}
         RETURNING account_id, as_of, score, band
     ),
@@ -274,7 +279,7 @@ def _sqlite_chunk(
     sql = f"""
     INSERT INTO health_healthscore ({_COLUMNS})
     WITH {scoring_select(dialect, chunk_filter)}
-    {_INSERTED.format(as_of=d)} WHERE TRUE
+    {_INSERTED.format(as_of=d, parts=dialect.parts_column)} WHERE TRUE
     {_UPSERT}
     RETURNING account_id"""
     with connection.cursor() as cursor:

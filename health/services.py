@@ -19,7 +19,16 @@ from accounts.models import Segment, User
 from core.exceptions import Conflict, InvalidInput, NotAllowed
 
 from . import tasks
-from .models import Better, Dimension, Measure, MeasureKind, Observation, Scoring, Threshold
+from .models import (
+    MEASURE_FIELDS,
+    Better,
+    Dimension,
+    Measure,
+    MeasureKind,
+    Observation,
+    Scoring,
+    Threshold,
+)
 
 
 def rescore_on_commit(account_ids: Iterable[int]) -> None:
@@ -207,22 +216,6 @@ def _clean_measure(values: dict[str, Any], *, measure: Measure | None) -> dict[s
         "suggested_cause": cause,
         "active": bool(values["active"]),
     }
-
-
-MEASURE_FIELDS = (
-    "code",
-    "name",
-    "description",
-    "unit",
-    "dimension",
-    "kind",
-    "better",
-    "scoring",
-    "baseline_days",
-    "stale_after_days",
-    "suggested_cause",
-    "active",
-)
 
 
 @transaction.atomic

@@ -20,27 +20,18 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.utils.html import format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import mark_safe
 
+# The chart frame, legend and series are shared with every app's charts.
+from core.charts import CHAR_WIDTH, WIDTH, Chart, Series
+from core.charts import close as _close
+from core.charts import legend as _legend
+from core.charts import num as _num
+from core.charts import open_svg as _open_svg
 from core.money import format_money
 from risks.models import Tier
 
-WIDTH = 760
-FONT_SIZE = 12
-# Roughly how wide one character of the chart font is, to lay out legends
-# and shorten long labels without measuring text (the server cannot).
-CHAR_WIDTH = 6.6
-
 Number = int | float | Decimal
-
-
-@dataclass(frozen=True)
-class Series:
-    """One coloured series: ``css_class`` sets its fill in app.css."""
-
-    key: str
-    label: str
-    css_class: str
 
 
 @dataclass(frozen=True)
@@ -122,79 +113,7 @@ def in_sentence(label: str) -> str:
     return label if first.isupper() else label[:1].lower() + label[1:]
 
 
-def _num(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".")
-
-
 # --- shared pieces ------------------------------------------------------------
-
-
-def _open_svg(*, chart_id: str, height: float, title: str, desc: str, css_class: str) -> str:
-    return format_html(
-        '<svg xmlns="http://www.w3.org/2000/svg" class="chart {}" id="{}" viewBox="0 0 {} {}" '
-        'role="img" aria-labelledby="{}-title {}-desc" font-size="{}">'
-        '<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>',
-        css_class,
-        chart_id,
-        WIDTH,
-        _num(height),
-        chart_id,
-        chart_id,
-        FONT_SIZE,
-        chart_id,
-        title,
-        chart_id,
-        desc,
-    )
-
-
-def _legend(series: Sequence[Series], *, y: float, x: float = 0) -> tuple[str, float]:
-    """A row of swatches, wrapping at the chart's width. Returns the markup and
-    the y below it."""
-    parts = [mark_safe('<g class="chart-legend" aria-hidden="true">')]
-    cursor_x, cursor_y = x, y
-    for item in series:
-        item_width = 14 + 6 + len(item.label) * CHAR_WIDTH + 18
-        if cursor_x > x and cursor_x + item_width > WIDTH:
-            cursor_x, cursor_y = x, cursor_y + 20
-        parts.append(
-            format_html(
-                '<rect class="{}" x="{}" y="{}" width="14" height="14" rx="2"></rect>'
-                '<text x="{}" y="{}">{}</text>',
-                item.css_class,
-                _num(cursor_x),
-                _num(cursor_y - 11),
-                _num(cursor_x + 20),
-                _num(cursor_y),
-                item.label,
-            )
-        )
-        cursor_x += item_width
-    parts.append(mark_safe("</g>"))
-    return "".join(parts), cursor_y + 18
-
-
-@dataclass(frozen=True)
-class Chart:
-    """The drawn chart and its title. The page shows the title as the figure's
-    caption (HTML text wraps on a phone; SVG text would not) and the SVG repeats
-    it in its <title> for assistive technology."""
-
-    title: str
-    svg: SafeString
-
-    def __html__(self) -> SafeString:
-        return self.svg
-
-    def __str__(self) -> str:
-        return self.svg
-
-
-def _close(parts: list[str], *, title: str) -> Chart:
-    # Every part was built by format_html (or is a constant), so joining them
-    # keeps the result safe.
-    parts.append("</svg>")
-    return Chart(title=title, svg=mark_safe("".join(parts)))
 
 
 def _empty_chart(*, chart_id: str, title: str, message: str) -> Chart:

@@ -16,7 +16,16 @@ from accounts.models import HealthBand, Segment
 from core import dates
 from core.api import CodeRelatedField
 
-from ..models import Better, Dimension, Measure, MeasureKind, Observation, Scoring, Threshold
+from ..models import (
+    MEASURE_FIELDS,
+    Better,
+    Dimension,
+    Measure,
+    MeasureKind,
+    Observation,
+    Scoring,
+    Threshold,
+)
 from ..services import LINE_INTEGER_DIGITS, LINE_PLACES
 
 # The cause model is named by a string on Measure: health never imports risks.
@@ -85,21 +94,7 @@ class MeasureSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Measure
-        fields = [
-            "id",
-            "code",
-            "name",
-            "description",
-            "unit",
-            "dimension",
-            "kind",
-            "better",
-            "scoring",
-            "baseline_days",
-            "stale_after_days",
-            "suggested_cause",
-            "active",
-        ]
+        fields = ["id", *MEASURE_FIELDS]
         validators: list = []  # the service checks the code is free
 
 

@@ -64,7 +64,8 @@ beat: install-runtime
 # Performance figures on a generated dataset in its own database
 # (BENCH_DATABASE_NAME, default redaccount_bench, dropped and recreated) on the
 # PostgreSQL server of DATABASE_URL. Sizes: BENCH_ACCOUNTS, BENCH_RISKS,
-# BENCH_OPEN, BENCH_REGIONS; BENCH_REPEAT, BENCH_LOAD_SECONDS. Fails when a target is missed.
+# BENCH_OPEN, BENCH_REGIONS, BENCH_IMPORT_ROWS; BENCH_REPEAT, BENCH_LOAD_SECONDS.
+# Fails when a target is missed.
 bench: install-runtime
 	@bash scripts/ensure-wrk.sh
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" \

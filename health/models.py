@@ -144,10 +144,17 @@ class Threshold(models.Model):
     class Meta:
         ordering = ["measure", F("segment").asc(nulls_first=True)]
         constraints = [
+            # One line per measure and segment, and one default line per
+            # measure (two partial indexes: SQLite has no NULLS NOT DISTINCT).
             models.UniqueConstraint(
                 fields=["measure", "segment"],
+                condition=Q(segment__isnull=False),
                 name="threshold_one_per_measure_segment",
-                nulls_distinct=False,
+            ),
+            models.UniqueConstraint(
+                fields=["measure"],
+                condition=Q(segment__isnull=True),
+                name="threshold_one_default_per_measure",
             ),
             models.CheckConstraint(
                 condition=Q(weight__gte=0, weight__lte=100), name="threshold_weight_0_100"

@@ -746,7 +746,10 @@ def _json_text(value: Any) -> str:
         except InvalidOperation:
             return repr(value)
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd").strip()
+        # JSON may carry a lone UTF-16 surrogate, which is no character at
+        # all: it becomes U+FFFD like a NUL, and the row fails its checks.
+        text = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return text.replace("\x00", "\ufffd").strip()
     return json.dumps(value)[:SAMPLE_CELL_CHARS]
 
 

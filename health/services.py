@@ -644,7 +644,7 @@ def scores_compute(*, user: User, as_of: date | None = None) -> tuple[Any, date]
     refused: its score would become the accounts' current health ahead of time."""
     if not user.is_cs_admin:
         raise NotAllowed("Only CS operations admins may compute health scores.")
-    today = timezone.now().date()
+    today = timezone.localdate()
     day = as_of or today
     if day > today:
         raise InvalidInput({"as_of": [FUTURE_DAY]})

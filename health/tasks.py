@@ -19,12 +19,12 @@ LIMITS = {"soft_time_limit": 480, "time_limit": 540}
 @shared_task(name="health.tasks.score_all_accounts", **LIMITS)
 def score_all_accounts(as_of: str | None = None) -> int:
     """Daily (beat): score every account active on the day (today, UTC, by default)."""
-    day = date.fromisoformat(as_of) if as_of else timezone.now().date()
+    day = date.fromisoformat(as_of) if as_of else timezone.localdate()
     return score_accounts(day)
 
 
 @shared_task(name="health.tasks.score_some_accounts", **LIMITS)
 def score_some_accounts(account_ids: list[int], as_of: str | None = None) -> int:
     """Rescore the accounts an ingest touched."""
-    day = date.fromisoformat(as_of) if as_of else timezone.now().date()
+    day = date.fromisoformat(as_of) if as_of else timezone.localdate()
     return score_accounts(day, account_ids)

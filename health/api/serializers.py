@@ -203,7 +203,6 @@ class PartSerializer(serializers.Serializer):
         allow_null=True, help_text="0-100, or null when left out (stale or missing)."
     )
     weight = serializers.IntegerField()
-    dimension = serializers.ChoiceField(choices=Dimension.choices)
     fresh = serializers.BooleanField()
 
 

@@ -247,7 +247,7 @@ class AccountHealthView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         query = AsOfQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        day = query.validated_data.get("as_of") or timezone.now().date()
+        day = query.validated_data.get("as_of") or timezone.localdate()
         score = HealthScore.objects.filter(account_id=pk, as_of__lte=day).order_by("-as_of").first()
         if score is None:
             if not Account.objects.filter(pk=pk).exists():

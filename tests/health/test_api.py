@@ -634,6 +634,23 @@ def test_an_upload_that_is_not_a_list_of_at_most_10000_rows_is_400(admin_user, b
     assert errors[0]["row"] is None
 
 
+def test_a_lone_surrogate_in_a_cell_is_a_row_error_not_a_crash(admin_user, account):
+    # Python's JSON reader accepts "\ud800", which no database can store.
+    body = (
+        '[{"account_external_id": "\\ud800", "measure": "nps", '
+        f'"observed_on": "{TODAY.isoformat()}", "value": 1}}]'
+    )
+    response = client_for(admin_user).post(
+        "/api/v1/observations/", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [
+        (0, "account_external_id")
+    ]
+    assert not Observation.objects.exists()
+
+
 def test_an_empty_upload_writes_nothing(admin_user):
     response = client_for(admin_user).post("/api/v1/observations/", [], format="json")
     assert response.json() == {"created": 0, "updated": 0}
@@ -660,7 +677,6 @@ def history(account):
                     "change": None,
                     "score": 75.0,
                     "weight": 10,
-                    "dimension": "interest",
                     "fresh": True,
                 }
             },
@@ -711,12 +727,38 @@ def test_account_health_shows_score_band_coverage_parts_and_dimensions(csm, acco
                 "change": None,
                 "score": 75.0,
                 "weight": 10,
-                "dimension": "interest",
                 "fresh": True,
             }
         },
         "computed_at": body["computed_at"],
     }
+
+
+def test_scores_written_by_the_scoring_serialise_as_they_are_stored(csm, account):
+    from decimal import Decimal
+
+    from health.models import Measure
+    from health.scoring import score_accounts
+
+    Measure.objects.update(active=False)
+    logins = factories.MeasureFactory(code="logins")
+    factories.ThresholdFactory(measure=logins, red=Decimal(0), green=Decimal(100), weight=10)
+    factories.ObservationFactory(account=account, measure=logins, value=60, observed_on=TODAY)
+    score_accounts(TODAY, [account.pk])
+    part = {
+        "value": 60.0,
+        "observed_on": TODAY.isoformat(),
+        "change": None,
+        "score": 60.0,
+        "weight": 10,
+        "fresh": True,
+    }
+
+    health = client_for(csm).get(f"/api/v1/accounts/{account.pk}/health/").json()
+    listed = client_for(csm).get("/api/v1/health-scores/", {"account": account.pk}).json()
+
+    assert (health["score"], health["parts"]) == (60, {"logins": part})
+    assert listed["results"][0]["parts"] == {"logins": part}
 
 
 def test_account_health_is_as_of_today_by_default(csm, account, history):

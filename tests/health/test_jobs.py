@@ -113,7 +113,8 @@ def test_the_backfill_scores_each_week_back_to_since(scorecard, capsys):
     ("options", "message"),
     [
         ({"since": "2026-13-01"}, "Dates are YYYY-MM-DD"),
-        ({"since": "2026-07-01", "until": "2026-06-01"}, "is after"),
+        ({"since": "2026-07-01", "until": "2026-06-01"}, "is after 2026-06-01"),
+        ({"since": "2020-01-01", "until": "2999-01-01"}, "is after today"),
     ],
 )
 def test_the_backfill_refuses_bad_dates(options, message):

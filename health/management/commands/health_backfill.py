@@ -28,9 +28,14 @@ class Command(BaseCommand):
     def handle(self, *args, since: str, every: str, until: str | None, **options):
         try:
             first = date.fromisoformat(since)
-            last = date.fromisoformat(until) if until else timezone.now().date()
+            last = date.fromisoformat(until) if until else timezone.localdate()
         except ValueError as error:
             raise CommandError(f"Dates are YYYY-MM-DD: {error}") from None
+        today = timezone.localdate()
+        if last > today:
+            # A future day would become every account's newest score and hide
+            # the real ones until that day.
+            raise CommandError(f"--until {last} is after today ({today}).")
         if first > last:
             raise CommandError(f"--since {first} is after {last}.")
         days = backfill_days(first, last, STEPS[every])

@@ -241,7 +241,7 @@ _INSERTED = """
            parts, %(now)s FROM result"""
 
 
-def _postgres_chunk(chunk_filter: str, params: dict) -> tuple[int, int | None, bool]:
+def _postgres_chunk(chunk_filter: str, params: dict) -> None:
     dialect = _POSTGRES
     d = dialect.date_param
     sql = f"""
@@ -251,42 +251,27 @@ def _postgres_chunk(chunk_filter: str, params: dict) -> tuple[int, int | None, b
         {_INSERTED.format(as_of=d, parts=dialect.parts_column)}
         {_UPSERT}
         RETURNING account_id, as_of, score, band
-    ),
-    mirrored AS (
-        UPDATE accounts_account a
-        SET health_score = ins.score, health_band = ins.band, health_as_of = ins.as_of
-        FROM ins
-        WHERE a.id = ins.account_id AND (a.health_as_of IS NULL OR a.health_as_of <= ins.as_of)
-          AND (a.health_score, a.health_band, a.health_as_of)
-              IS DISTINCT FROM (ins.score, ins.band, ins.as_of)
     )
-    SELECT count(*), max(account_id),
-           EXISTS (SELECT 1 FROM accounts_account a
-                   WHERE (a.status = 'active' OR a.churned_on > {d})
-                     AND a.id > (SELECT max(id) FROM acc))
-    FROM ins"""
+    UPDATE accounts_account a
+    SET health_score = ins.score, health_band = ins.band, health_as_of = ins.as_of
+    FROM ins
+    WHERE a.id = ins.account_id AND (a.health_as_of IS NULL OR a.health_as_of <= ins.as_of)
+      AND (a.health_score, a.health_band, a.health_as_of)
+          IS DISTINCT FROM (ins.score, ins.band, ins.as_of)"""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        count, last, more = cursor.fetchone()
-    return count, last, bool(more)
 
 
-def _sqlite_chunk(
-    chunk_filter: str, params: dict, limit: int | None
-) -> tuple[int, int | None, bool]:
+def _sqlite_chunk(chunk_filter: str, params: dict) -> None:
     dialect = _SQLITE
     d = dialect.date_param
     sql = f"""
     INSERT INTO health_healthscore ({_COLUMNS})
     WITH {scoring_select(dialect, chunk_filter)}
     {_INSERTED.format(as_of=d, parts=dialect.parts_column)} WHERE TRUE
-    {_UPSERT}
-    RETURNING account_id"""
+    {_UPSERT}"""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
-            return 0, None, False
         cursor.execute(
             f"""
             UPDATE accounts_account
@@ -296,23 +281,50 @@ def _sqlite_chunk(
               AND accounts_account.id BETWEEN %(low)s AND %(high)s
               AND (accounts_account.health_as_of IS NULL
                    OR accounts_account.health_as_of <= h.as_of)""",
-            {**params, "low": min(ids), "high": max(ids)},
+            params,
         )
-    return len(ids), max(ids), limit is not None and len(ids) == limit
 
 
-def _score_chunk(as_of: date, chunk_filter: str, extra: dict, limit: int | None):
+def _score_chunk(as_of: date, candidates: str, extra: dict, limit: int) -> tuple[list[int], bool]:
+    """Lock the chunk's accounts (those active on the day among `candidates`,
+    in id order, at most `limit`), then score exactly them, in one
+    transaction. Returns the ids scored and whether more candidates follow.
+
+    The lock comes first, in its own statement: under READ COMMITTED the
+    scoring statement then reads with a snapshot taken after the lock, so
+    it sees every rescore that committed before, and a rescore that comes
+    later waits for this one and writes after it. Newer data never loses."""
+    d = _dialect().date_param
     params = {
         "as_of": as_of,
         "green_at": settings.HEALTH_GREEN_AT,
         "red_below": settings.HEALTH_RED_BELOW,
         "now": timezone.now(),
         **extra,
+        # One more than the chunk: whether more accounts follow, for free.
+        "limit": limit + 1,
     }
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""SELECT a.id FROM accounts_account a
+                WHERE (a.status = 'active' OR a.churned_on > {d}) AND {candidates}
+                ORDER BY a.id LIMIT %(limit)s {_dialect().lock}""",
+                params,
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        more = len(ids) > limit
+        ids = ids[:limit]
+        if not ids:
+            return [], more
+        # The locked accounts are exactly the active ones of this id range.
+        params.update(low=ids[0], high=ids[-1])
+        chunk_filter = f"a.id BETWEEN %(low)s AND %(high)s AND {candidates}"
         if connection.vendor == "postgresql":
-            return _postgres_chunk(chunk_filter, params)
-        return _sqlite_chunk(chunk_filter, params, limit)
+            _postgres_chunk(chunk_filter, params)
+        else:
+            _sqlite_chunk(chunk_filter, params)
+    return ids, more
 
 
 def score_accounts(
@@ -320,33 +332,28 @@ def score_accounts(
 ) -> int:
     """Score the accounts (all that were active on `as_of` when None) as of
     that day, writing their HealthScore rows and mirroring the newest onto
-    each account. Returns how many accounts were scored. One statement per
-    chunk of accounts on PostgreSQL (two on SQLite), whatever their count."""
+    each account. Returns how many accounts were scored. Per chunk of
+    accounts: one statement locks them and one scores them (two on SQLite),
+    whatever their count."""
     chunk = chunk_size or settings.HEALTH_SCORE_CHUNK
-    lock = _dialect().lock
     scored = 0
     if account_ids is None:
         after = 0
         more = True
         while more:
-            count, last, more = _score_chunk(
-                as_of,
-                f"a.id > %(after)s ORDER BY a.id LIMIT %(limit)s {lock}",
-                {"after": after, "limit": chunk},
-                chunk,
-            )
-            scored += count
-            after = last or after
+            ids, more = _score_chunk(as_of, "a.id > %(after)s", {"after": after}, chunk)
+            scored += len(ids)
+            after = ids[-1] if ids else after
         return scored
     ids = sorted(set(account_ids))
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
         placeholders = ", ".join(f"%(id{i})s" for i in range(len(part)))
-        count, _, _ = _score_chunk(
+        done, _ = _score_chunk(
             as_of,
-            f"a.id IN ({placeholders}) ORDER BY a.id {lock}",
+            f"a.id IN ({placeholders})",
             {f"id{i}": account_id for i, account_id in enumerate(part)},
-            None,
+            chunk,
         )
-        scored += count
+        scored += len(done)
     return scored

@@ -4,15 +4,19 @@ an ingest, the backfill command, and runs that overlap on real PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from accounts.models import Account
 from health import services
-from health.models import HealthScore, Measure, Threshold
+from health.models import HealthScore, Measure, Observation, Threshold
 from health.scoring import score_accounts
 from tests import factories
 from tests.concurrency import run_at_once
@@ -145,3 +149,33 @@ def test_overlapping_scoring_runs_leave_one_row_per_account_and_day():
     assert errors == []
     assert HealthScore.objects.filter(as_of=D).count() == 12
     assert sorted(HealthScore.objects.values_list("score", flat=True)) == list(range(12))
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_scoring_that_waits_for_an_account_reads_what_committed_while_it_waited():
+    Measure.objects.update(active=False)
+    logins = factories.MeasureFactory(code="logins")
+    factories.ThresholdFactory(measure=logins, red=Decimal(0), green=Decimal(100), weight=10)
+    account = factories.AccountFactory()
+    factories.ObservationFactory(account=account, measure=logins, value=10, observed_on=D)
+    holding = threading.Event()
+
+    def ingest_holding_the_account() -> None:
+        try:
+            with transaction.atomic():
+                Account.objects.select_for_update(no_key=True).get(pk=account.pk)
+                holding.set()
+                time.sleep(0.5)  # the scoring below starts and waits
+                Observation.objects.filter(account=account).update(value=90)
+        finally:
+            connection.close()
+
+    ingest = threading.Thread(target=ingest_holding_the_account)
+    ingest.start()
+    assert holding.wait(timeout=10)
+    score_accounts(D, [account.pk])
+    ingest.join(timeout=10)
+
+    # Locked first, read after: the value committed during the wait counts.
+    assert HealthScore.objects.get(account=account, as_of=D).score == 90

@@ -5,14 +5,18 @@ failure on the job instead of raising, so the page can say what happened."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import OperationalError
+from django.db import OperationalError, transaction
+from django.utils import timezone
 
 from . import imports
+from .models import ImportJob, ImportStatus
 
 logger = logging.getLogger(__name__)
 
@@ -62,3 +66,36 @@ def validate_import(self, job_id: int) -> None:
 def run_import(self, job_id: int) -> None:
     """Import a checked file in one transaction."""
     _run(self, imports.import_job_run, job_id)
+
+
+# A job whose task has not moved it for this long lost its task: the broker
+# was down when it was queued, or its worker died. Longer than any task may
+# run (the hard time limit), so a live task is never doubled.
+STALLED_AFTER = dt.timedelta(seconds=TIME_LIMIT + 360)
+
+
+@shared_task(name="core.tasks.sweep_imports", soft_time_limit=60, time_limit=90)
+def sweep_imports() -> int:
+    """Every five minutes: queue again the task of every stalled job, the
+    check of an uploaded or checking file, the import of an importing one.
+    Both tasks are idempotent (they claim the job's status; the merge locks
+    the job), and a lost run wrote nothing (the merge is one transaction).
+    Returns how many jobs were queued again."""
+    now = timezone.now()
+    requeued = 0
+    with transaction.atomic():
+        stalled = list(
+            ImportJob.objects.select_for_update(skip_locked=True)
+            .filter(
+                updated_at__lt=now - STALLED_AFTER,
+                status__in=[ImportStatus.UPLOADED, ImportStatus.VALIDATING, ImportStatus.IMPORTING],
+            )
+            .values_list("pk", "status")
+        )
+        for pk, status in stalled:
+            task = run_import if status == ImportStatus.IMPORTING else validate_import
+            # Touched, so the next sweep waits a whole period again.
+            ImportJob.objects.filter(pk=pk).update(updated_at=now)
+            transaction.on_commit(partial(task.delay, pk), robust=True)
+            requeued += 1
+    return requeued

@@ -13,6 +13,7 @@ from unittest import mock
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from core import imports, tasks
 from core.exceptions import Conflict, NotAllowed
@@ -699,3 +700,68 @@ def test_sqlite_imports_exactly_like_postgresql(tmp_path):
     ]
     assert len(on_postgres["stored"]) == 604
     assert on_sqlite == on_postgres
+
+
+# --- stalled jobs ------------------------------------------------------------------------
+
+
+def test_the_sweep_is_scheduled_every_five_minutes():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="core.tasks.sweep_imports")
+    assert (task.enabled, task.interval.every, task.interval.period) == (True, 5, "minutes")
+
+
+def test_the_sweep_queues_again_only_jobs_whose_task_was_lost(
+    admin_user, customer, logins, django_capture_on_commit_callbacks
+):
+    with mock.patch("core.tasks.validate_import.delay"):
+        lost_check, fresh, lost_import, finished = (
+            import_job_create(
+                user=admin_user,
+                kind="observations",
+                filename=f"{name}.csv",
+                chunks=[good_csv(customer, logins).encode()],
+            )
+            for name in ("lost-check", "fresh", "lost-import", "finished")
+        )
+    long_ago = timezone.now() - tasks.STALLED_AFTER - dt.timedelta(seconds=1)
+    ImportJob.objects.filter(pk=lost_check.pk).update(updated_at=long_ago)
+    ImportJob.objects.filter(pk=lost_import.pk).update(
+        status=ImportStatus.IMPORTING, updated_at=long_ago
+    )
+    ImportJob.objects.filter(pk=finished.pk).update(status=ImportStatus.DONE, updated_at=long_ago)
+
+    with (
+        mock.patch("core.tasks.validate_import.delay") as check,
+        mock.patch("core.tasks.run_import.delay") as run,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert tasks.sweep_imports() == 2
+
+    check.assert_called_once_with(lost_check.pk)  # not the fresh upload, nor the finished
+    run.assert_called_once_with(lost_import.pk)
+    # Touched: the next sweep leaves them alone for a whole period.
+    with mock.patch("core.tasks.validate_import.delay"), mock.patch("core.tasks.run_import.delay"):
+        assert tasks.sweep_imports() == 0
+
+
+def test_a_lost_check_queued_again_prepares_the_preview(
+    admin_user, customer, logins, django_capture_on_commit_callbacks
+):
+    with mock.patch("core.tasks.validate_import.delay"):
+        job = import_job_create(
+            user=admin_user,
+            kind="observations",
+            filename="lost.csv",
+            chunks=[good_csv(customer, logins).encode()],
+        )
+    ImportJob.objects.filter(pk=job.pk).update(
+        updated_at=timezone.now() - tasks.STALLED_AFTER - dt.timedelta(seconds=1)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.sweep_imports()  # tasks run in-process in the tests
+
+    job.refresh_from_db()
+    assert (job.status, job.total_rows) == (ImportStatus.READY, 3)

@@ -716,7 +716,7 @@ def test_the_sweep_queues_again_only_jobs_whose_task_was_lost(
     admin_user, customer, logins, django_capture_on_commit_callbacks
 ):
     with mock.patch("core.tasks.validate_import.delay"):
-        lost_check, fresh, lost_import, finished = (
+        lost_check, _fresh, lost_import, finished = (
             import_job_create(
                 user=admin_user,
                 kind="observations",

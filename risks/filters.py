@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.filters import account_owners, search_accounts
-from accounts.models import Account, AccountStatus, Region, Role, Segment, User
+from accounts.models import Account, AccountStatus, HealthBand, Region, Role, Segment, User
 from core.lists import (
     DATE_INPUT,
     DateFilter,
@@ -229,9 +229,19 @@ class AccountFilter(django_filters.FilterSet):
         empty_label="With or without",
         method="filter_has_open_risk",
     )
+    health_band = django_filters.ChoiceFilter(
+        label="Health",
+        choices=HealthBand.choices,
+        empty_label="Any health",
+    )
     ordering = StableOrderingFilter(
         label="Sort order",
-        fields=(("name", "name"), ("arr", "arr"), ("renewal_date", "renewal_date")),
+        fields=(
+            ("name", "name"),
+            ("arr", "arr"),
+            ("renewal_date", "renewal_date"),
+            ("health_score", "health"),
+        ),
         default="name",
         widget=forms.HiddenInput,
     )

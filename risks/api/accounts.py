@@ -84,8 +84,12 @@ class AccountSerializer(serializers.ModelSerializer):
             "status",
             "churned_on",
             "open_risk",
+            "health_score",
+            "health_band",
+            "health_as_of",
         ]
-        read_only_fields = ["status", "churned_on"]
+        # The health fields copy the newest health score (health.scoring).
+        read_only_fields = ["status", "churned_on", "health_score", "health_band", "health_as_of"]
         extra_kwargs = {
             "external_id": {"help_text": "CRM id, unique when present."},
             "status": {

@@ -31,6 +31,7 @@ from ..selectors import account_queryset, account_risks
 # (ordering parameter, column label, first click sorts descending?)
 SORTABLE_COLUMNS = [
     ("name", "Name", False),
+    ("health", "Health", False),  # the least healthy first
     ("arr", "ARR", True),
     ("renewal_date", "Renewal", False),
 ]
@@ -65,6 +66,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
                 "renewal_within",
                 "status",
                 "has_open_risk",
+                "health_band",
                 "renewal_date_after",
                 "renewal_date_before",
             )

@@ -530,6 +530,9 @@ def test_account_fields(admin_api, account, csm):
         "status": "active",
         "churned_on": None,
         "open_risk": risk.pk,
+        "health_score": None,
+        "health_band": "",
+        "health_as_of": None,
     }
 
 

@@ -144,9 +144,41 @@ def test_list_sorts_by_renewal_both_directions(signed_in, ordering, expected):
     ]
 
 
+def health(score, band):
+    account = factories.AccountFactory()
+    account.__class__.objects.filter(pk=account.pk).update(
+        health_score=score, health_band=band, health_as_of=timezone.localdate()
+    )
+    return account
+
+
+@pytest.mark.parametrize(
+    ("ordering", "expected"), [("health", [1, 2, 0, 3]), ("-health", [0, 2, 1, 3])]
+)
+def test_list_sorts_by_health_with_unscored_accounts_last(signed_in, ordering, expected):
+    accounts = [health(90, "green"), health(20, "red"), health(55, "yellow"), health(None, "")]
+
+    assert listed(signed_in.get(LIST_URL, {"ordering": ordering})) == [
+        accounts[index].pk for index in expected
+    ]
+
+
+def test_health_filter_keeps_one_band(signed_in):
+    health(90, "green")
+    red = health(20, "red")
+    health(None, "unknown")
+
+    assert listed(signed_in.get(LIST_URL, {"health_band": "red"})) == [red.pk]
+
+
 @pytest.mark.parametrize(
     "params",
-    [{"region": "MARS"}, {"renewal_date_after": "tomorrow"}, {"has_open_risk": "maybe"}],
+    [
+        {"region": "MARS"},
+        {"renewal_date_after": "tomorrow"},
+        {"has_open_risk": "maybe"},
+        {"health_band": "purple"},
+    ],
 )
 def test_bad_filter_values_show_an_error_and_no_rows(signed_in, params):
     factories.AccountFactory()

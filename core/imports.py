@@ -28,6 +28,7 @@ import json
 import logging
 import re
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -233,7 +234,7 @@ class RowError:
         return {"row": self.row, "field": self.field, "message": self.message}
 
 
-class Importer:
+class Importer(ABC):
     """What one kind of import loads. Subclasses set the attributes and
     implement ``merge``; the framework does the reading, staging, the generic
     rules, progress and transactions.
@@ -281,16 +282,19 @@ class Importer:
         rows the stage names and the merge will refer to (e.g. ``FOR KEY
         SHARE``), so that none of them can go between the check and the
         commit. An importer whose table has no foreign key constraints must do
-        this (the check that runs next then sees what is really there)."""
+        this (the check that runs next then sees what is really there). By
+        default nothing: a table with foreign keys is guarded by them."""
+        return None
 
+    @abstractmethod
     def merge(self, stage: Stage, *, source: str) -> Counts:
         """Write the stage's rows: one INSERT … SELECT … ON CONFLICT from
         ``resolved``, inside the framework's transaction."""
-        raise NotImplementedError
 
     def after_merge(self, stage: Stage) -> None:
         """Inside the merge's transaction, after it: e.g. queue follow-up work
-        with transaction.on_commit."""
+        with transaction.on_commit. By default nothing follows."""
+        return None
 
     # --- derived ---
 

@@ -224,6 +224,9 @@ def test_an_importer_must_name_optional_columns_in_its_either_or_groups():
         columns = (Column("a", ""), Column("b", "", required=False))
         one_of = (("a", "b"),)
 
+        def merge(self, stage, *, source):
+            return imports.Counts(0, 0)
+
     with pytest.raises(ValueError, match="optional"):
         imports.register(Broken())
     with pytest.raises(LookupError):

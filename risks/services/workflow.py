@@ -475,27 +475,54 @@ def risk_add_note(*, user: User, risk: RiskRecord | int, text: str) -> TimelineE
 # --- escalation --------------------------------------------------------------------
 
 
-def _approve(escalation: Escalation, risk: RiskRecord, *, user: User, note: str, now: Any) -> None:
-    escalation.status = EscalationStatus.APPROVED
-    escalation.decided_by = user
-    escalation.decided_at = now
-    escalation.decision_note = note
-    escalation.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-    _set_tier(risk, escalation.to_tier, now)
-    if escalation.to_tier == Tier.REVIEW:
-        signals.review_relevant_change.send(sender=RiskRecord, risk=risk)
+def _escalation_event(
+    escalation: Escalation,
+    risk: RiskRecord,
+    kind: str,
+    *,
+    user: User,
+    now: Any,
+    text: str,
+    **data: Any,
+) -> None:
+    """The timeline event of a request or decision, naming the escalation and
+    its tiers (plus ``data``)."""
     timeline_add(
         risk=risk,
-        kind=TimelineKind.ESCALATION_APPROVED,
+        kind=kind,
         actor=user,
         at=now,
-        text=note,
+        text=text,
         data={
             "escalation": escalation.pk,
             "from_tier": escalation.from_tier,
             "to_tier": escalation.to_tier,
-            "self_approved": escalation.requested_by_id == user.pk,
+            **data,
         },
+    )
+
+
+def _decide(escalation: Escalation, status: str, *, user: User, note: str, now: Any) -> None:
+    escalation.status = status
+    escalation.decided_by = user
+    escalation.decided_at = now
+    escalation.decision_note = note
+    escalation.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+
+
+def _approve(escalation: Escalation, risk: RiskRecord, *, user: User, note: str, now: Any) -> None:
+    _decide(escalation, EscalationStatus.APPROVED, user=user, note=note, now=now)
+    _set_tier(risk, escalation.to_tier, now)
+    if escalation.to_tier == Tier.REVIEW:
+        signals.review_relevant_change.send(sender=RiskRecord, risk=risk)
+    _escalation_event(
+        escalation,
+        risk,
+        TimelineKind.ESCALATION_APPROVED,
+        user=user,
+        now=now,
+        text=note,
+        self_approved=escalation.requested_by_id == user.pk,
     )
 
 
@@ -528,17 +555,8 @@ def escalation_request(*, user: User, risk: RiskRecord | int, reason: str) -> Es
         requested_by=user,
         requested_at=now,
     )
-    timeline_add(
-        risk=risk,
-        kind=TimelineKind.ESCALATION_REQUESTED,
-        actor=user,
-        at=now,
-        text=reason,
-        data={
-            "escalation": escalation.pk,
-            "from_tier": escalation.from_tier,
-            "to_tier": escalation.to_tier,
-        },
+    _escalation_event(
+        escalation, risk, TimelineKind.ESCALATION_REQUESTED, user=user, now=now, text=reason
     )
     if rules.can_decide_escalations(user, risk):
         _approve(escalation, risk, user=user, note="", now=now)
@@ -596,22 +614,9 @@ def escalation_reject(*, user: User, escalation: Escalation | int, note: str) ->
         errors["note"] = ["Say why the escalation is rejected."]
         raise InvalidInput(errors)
     now = timezone.now()
-    escalation.status = EscalationStatus.REJECTED
-    escalation.decided_by = user
-    escalation.decided_at = now
-    escalation.decision_note = note
-    escalation.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-    timeline_add(
-        risk=risk,
-        kind=TimelineKind.ESCALATION_REJECTED,
-        actor=user,
-        at=now,
-        text=note,
-        data={
-            "escalation": escalation.pk,
-            "from_tier": escalation.from_tier,
-            "to_tier": escalation.to_tier,
-        },
+    _decide(escalation, EscalationStatus.REJECTED, user=user, note=note, now=now)
+    _escalation_event(
+        escalation, risk, TimelineKind.ESCALATION_REJECTED, user=user, now=now, text=note
     )
     notifications.escalation_decided(escalation)
     if escalation.to_tier == Tier.REVIEW:  # no longer waiting for tier 3

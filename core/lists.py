@@ -11,7 +11,7 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import F, OrderBy, QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -179,3 +179,33 @@ def query_without(query: QueryDict, *names: str) -> str:
     for name in names:
         copy.pop(name, None)
     return copy.urlencode()
+
+
+def yes_no_filter(field_name: str, *, label: str, negate: bool = False) -> django_filters.Filter:
+    """``?param=true|false`` on a boolean condition ``field_name`` (a lookup
+    such as ``active`` or ``segment__isnull``). A choice rather than a
+    BooleanFilter, which ignores a value it cannot read: ``active=perhaps``
+    is a 400, not the whole list."""
+
+    def apply(queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(**{field_name: (value == "true") != negate})
+
+    return django_filters.ChoiceFilter(
+        choices=[("true", "Yes"), ("false", "No")], method=apply, label=label
+    )
+
+
+def search_filter(*fields: str, label: str) -> django_filters.Filter:
+    """``?search=`` matching any of ``fields`` (case-insensitive substring);
+    a blank search is no filter."""
+
+    def apply(queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()
+        if not value:
+            return queryset
+        match = Q()
+        for field in fields:
+            match |= Q(**{f"{field}__icontains": value})
+        return queryset.filter(match)
+
+    return django_filters.CharFilter(label=label, method=apply)

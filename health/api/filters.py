@@ -7,20 +7,26 @@ import django_filters
 from django.db.models import F, Q, QuerySet
 
 from accounts.models import Account, HealthBand, Region, Segment
-from core.lists import DateFilter, DateRangeFilterForm, StableOrderingFilter
+from core.lists import (
+    DateFilter,
+    DateRangeFilterForm,
+    StableOrderingFilter,
+    search_filter,
+    yes_no_filter,
+)
 
 from ..models import Dimension, HealthScore, Measure, MeasureKind, Observation, Source, Threshold
 
 # A choice rather than a BooleanFilter, which ignores a value it cannot read:
-# `active=perhaps` is a 400, not the whole list.
+# `latest=perhaps` is a 400, not the whole list.
 YES_NO = [("true", "Yes"), ("false", "No")]
 
 
 class MeasureFilter(django_filters.FilterSet):
     dimension = django_filters.ChoiceFilter(choices=Dimension.choices)
     kind = django_filters.ChoiceFilter(choices=MeasureKind.choices)
-    active = django_filters.ChoiceFilter(choices=YES_NO, method="filter_active")
-    search = django_filters.CharFilter(label="Code or name", method="filter_search")
+    active = yes_no_filter("active", label="Active")
+    search = search_filter("code", "name", label="Code or name")
     ordering = StableOrderingFilter(
         label="Sort order",
         fields=(("code", "code"), ("name", "name"), ("dimension", "dimension")),
@@ -31,15 +37,6 @@ class MeasureFilter(django_filters.FilterSet):
         model = Measure
         fields: list[str] = []
 
-    def filter_active(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(active=value == "true")
-
-    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(Q(code__icontains=value) | Q(name__icontains=value))
-
 
 class ThresholdFilter(django_filters.FilterSet):
     measure = django_filters.ModelChoiceFilter(
@@ -48,10 +45,8 @@ class ThresholdFilter(django_filters.FilterSet):
     segment = django_filters.ModelChoiceFilter(
         queryset=Segment.objects.all(), to_field_name="code", label="Segment code"
     )
-    default = django_filters.ChoiceFilter(
-        choices=YES_NO,
-        method="filter_default",
-        label="true: only the default lines; false: only segments' own lines",
+    default = yes_no_filter(
+        "segment__isnull", label="true: only the default lines; false: only segments' own lines"
     )
     ordering = StableOrderingFilter(
         label="Sort order",
@@ -62,9 +57,6 @@ class ThresholdFilter(django_filters.FilterSet):
     class Meta:
         model = Threshold
         fields: list[str] = []
-
-    def filter_default(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(segment__isnull=value == "true")
 
 
 class ObservationFilterForm(DateRangeFilterForm):

@@ -11,10 +11,9 @@ from __future__ import annotations
 import copy
 
 import django_filters
-from django.db.models import Q, QuerySet
 
 from accounts.models import Region
-from core.lists import StableOrderingFilter
+from core.lists import StableOrderingFilter, search_filter, yes_no_filter
 
 from ..filters import RiskFilter
 from ..models import Escalation, EscalationStatus, RiskRecord, RootCause
@@ -52,12 +51,8 @@ class ApiRiskFilter(RiskFilter):
 
 class RootCauseFilter(django_filters.FilterSet):
     category = django_filters.CharFilter(label="Category slug, e.g. adoption")
-    # A choice rather than a BooleanFilter, which ignores a value it cannot
-    # read: `active=perhaps` is a 400, not the whole list.
-    active = django_filters.ChoiceFilter(
-        choices=[("true", "Active"), ("false", "Inactive")], method="filter_active"
-    )
-    search = django_filters.CharFilter(label="Code, name or description", method="filter_search")
+    active = yes_no_filter("active", label="Active")
+    search = search_filter("code", "name", "description", label="Code, name or description")
     ordering = StableOrderingFilter(
         label="Sort order",
         fields=(("code", "code"), ("name", "name"), ("category", "category")),
@@ -67,17 +62,6 @@ class RootCauseFilter(django_filters.FilterSet):
     class Meta:
         model = RootCause
         fields: list[str] = []
-
-    def filter_active(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(active=value == "true")
-
-    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(code__icontains=value) | Q(name__icontains=value) | Q(description__icontains=value)
-        )
 
 
 class EscalationFilter(django_filters.FilterSet):

@@ -21,6 +21,7 @@ urlpatterns = [
     path("risks/", include("risks.urls")),
     path("accounts/", include("risks.account_urls")),
     path("health/", include("risks.health_urls")),
+    path("tasks/", include("risks.task_urls")),
     path("reviews/", include("reviews.urls")),
     path("imports/", include("core.import_urls")),
     path("api/v1/", include("config.api_urls")),

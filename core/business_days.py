@@ -60,3 +60,20 @@ def business_days_between(
 
 def is_overdue(business_days_waiting: int) -> bool:
     return business_days_waiting > OVERDUE_AFTER_BUSINESS_DAYS
+
+
+def add_business_days(start: dt.date, days: int) -> dt.date:
+    """The date ``days`` business days (Monday to Friday) after ``start``. A
+    start on a weekend counts from the Monday after it; 0 days from a weekend
+    is that Monday."""
+    if days < 0:
+        raise ValueError("days must not be negative")
+    while start.weekday() >= 5:
+        start += _DAY
+    weeks, rest = divmod(days, 5)
+    result = start + weeks * _WEEK
+    for _ in range(rest):
+        result += _DAY
+        while result.weekday() >= 5:
+            result += _DAY
+    return result

@@ -16,7 +16,7 @@ from core.admin import ReadOnlyAdmin
 from core.exceptions import DomainError
 
 from . import services
-from .models import ActionItem, Agenda, AgendaItem, ReviewNote
+from .models import Agenda, AgendaItem, ReviewNote
 
 
 class AgendaItemInline(admin.TabularInline):
@@ -72,22 +72,3 @@ class ReviewNoteAdmin(ReadOnlyAdmin):
     list_select_related = ("item__agenda__region", "item__risk__account", "author")
     search_fields = ("text",)
     readonly_fields = ("item", "author", "text", "created_at")
-
-
-@admin.register(ActionItem)
-class ActionItemAdmin(ReadOnlyAdmin):
-    list_display = ("description", "owner", "department", "due_date", "done")
-    list_filter = ("done", "department")
-    list_select_related = ("owner",)
-    search_fields = ("description",)
-    readonly_fields = (
-        "item",
-        "description",
-        "owner",
-        "department",
-        "due_date",
-        "done",
-        "done_at",
-        "created_by",
-        "created_at",
-    )

@@ -14,7 +14,7 @@ from typing import Any
 
 from django import forms
 
-from accounts.models import Department, Region, User
+from accounts.models import Department, User
 
 from .models import AgendaItem
 
@@ -73,32 +73,3 @@ class ActionItemForm(forms.Form):
     def owner_user(self) -> User | None:
         """The chosen owner (call after ``is_valid``)."""
         return self.owners.get(self.cleaned_data.get("owner"))
-
-
-class ActionFilterForm(forms.Form):
-    """The filters of the action-item list (GET)."""
-
-    STATE_CHOICES = [("open", "Open"), ("done", "Done"), ("all", "Open and done")]
-
-    region = forms.ModelChoiceField(
-        label="Region",
-        queryset=Region.objects.order_by("code"),
-        to_field_name="code",
-        required=False,
-        empty_label="Any region",
-    )
-    owner = forms.ModelChoiceField(
-        label="Owner",
-        queryset=User.objects.filter(is_active=True).order_by(
-            "first_name", "last_name", "username"
-        ),
-        required=False,
-        empty_label="Anyone",
-    )
-    department = forms.ChoiceField(
-        label="Department",
-        choices=[("", "Any department"), *Department.choices],
-        required=False,
-    )
-    state = forms.ChoiceField(label="Done?", choices=STATE_CHOICES, required=False)
-    overdue = forms.BooleanField(label="Overdue only", required=False)

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Department, Region
+from accounts.models import Region
 from risks.models import RiskRecord
 
 
@@ -92,39 +92,3 @@ class ReviewNote(models.Model):
 
     def __str__(self) -> str:
         return f"Note by {self.author} on {self.item}"
-
-
-class ActionItem(models.Model):
-    item = models.ForeignKey(AgendaItem, on_delete=models.CASCADE, related_name="actions")
-    description = models.TextField()
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="review_actions",
-    )
-    department = models.CharField(max_length=32, choices=Department.choices, blank=True)
-    due_date = models.DateField(null=True, blank=True)
-    done = models.BooleanField(default=False)
-    done_at = models.DateTimeField(null=True, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["done", "due_date", "id"]
-        indexes = [models.Index(fields=["done", "due_date"], name="action_item_open_idx")]
-        constraints = [
-            models.CheckConstraint(
-                condition=~Q(description=""), name="action_item_description_required"
-            ),
-            models.CheckConstraint(
-                condition=Q(done=False, done_at__isnull=True) | Q(done=True, done_at__isnull=False),
-                name="action_item_done_at_matches_done",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.description[:60]

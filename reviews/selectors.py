@@ -18,13 +18,12 @@ from django.db.models import (
     When,
 )
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import Region, User
-from risks.models import Tier, TimelineEvent, TimelineKind
+from risks.models import Task, Tier, TimelineEvent, TimelineKind
 from risks.timeline import Link, References
 
-from .models import SECTION_ORDER, ActionItem, Agenda, AgendaItem, ReviewNote
+from .models import SECTION_ORDER, Agenda, AgendaItem, ReviewNote
 
 # --- agenda ---
 
@@ -107,13 +106,33 @@ def _section_rank() -> Case:
 
 
 def _notes_and_actions() -> tuple[Prefetch, Prefetch]:
+    """An item's review notes, and every task of its risk record (from any
+    source) for ``item_tasks`` to choose from."""
     return (
         Prefetch(
             "notes",
             queryset=ReviewNote.objects.select_related("author").order_by("created_at", "id"),
         ),
-        Prefetch("actions", queryset=ActionItem.objects.select_related("owner").order_by("id")),
+        Prefetch(
+            "risk__tasks",
+            queryset=Task.objects.select_related("owner").order_by(
+                F("due_date").asc(nulls_last=True), "id"
+            ),
+        ),
     )
+
+
+def item_tasks(item: AgendaItem) -> list[Task]:
+    """The tasks an agenda item shows: those agreed on this item (done or
+    not), and every other open task of its record — a playbook's, one added by
+    hand, one agreed in an earlier review. Open ones first, soonest due first.
+    Reads the prefetch of ``_notes_and_actions``: no query."""
+    shown = [
+        task
+        for task in item.risk.tasks.all()
+        if task.agenda_item_id == item.pk or task.done_at is None
+    ]
+    return sorted(shown, key=lambda task: task.done_at is not None)
 
 
 def agenda_api_queryset() -> QuerySet[Agenda]:
@@ -148,36 +167,6 @@ def review_owner_choices(region: Region) -> list[User]:
             "first_name", "last_name", "username"
         )
     )
-
-
-def action_item_list(
-    *,
-    region: Region | None = None,
-    owner: User | None = None,
-    department: str = "",
-    state: str = "open",
-    overdue: bool = False,
-    today: dt.date | None = None,
-) -> QuerySet[ActionItem]:
-    """Action items across agendas, open ones first by due date (none last).
-    ``state`` is ``open``, ``done`` or ``all``; ``overdue`` keeps the open ones
-    due before ``today``."""
-    actions = ActionItem.objects.select_related(
-        "item__agenda__region", "item__risk__account", "owner"
-    )
-    if region is not None:
-        actions = actions.filter(item__agenda__region=region)
-    if owner is not None:
-        actions = actions.filter(owner=owner)
-    if department:
-        actions = actions.filter(department=department)
-    if state == "open":
-        actions = actions.filter(done=False)
-    elif state == "done":
-        actions = actions.filter(done=True)
-    if overdue:
-        actions = actions.filter(done=False, due_date__lt=today or timezone.localdate())
-    return actions.order_by("done", F("due_date").asc(nulls_last=True), "id")
 
 
 def agenda_references(events: list[TimelineEvent]) -> References:

@@ -1,5 +1,6 @@
 """Every write of the weekly review: generating a region's
-agenda, review notes, action items.
+agenda, review notes, action items (tasks on the item's risk record; marking
+them done is ``risks.services.task_set_done``).
 
 As in ``risks.services``: keyword-only, one transaction each, row locks where
 two callers can race, refusals as ``core.exceptions``, and the timeline event
@@ -16,8 +17,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import timezone
 
-from accounts.models import Department, Region, User
+from accounts.models import Region, User
 from core.exceptions import Conflict, InvalidInput, NotAllowed
+from core.text import too_long
 from risks import services as risk_services
 from risks.models import (
     CLOSED_STATUSES,
@@ -25,6 +27,8 @@ from risks.models import (
     EscalationStatus,
     RiskRecord,
     RiskStatus,
+    Task,
+    TaskSource,
     Tier,
     TimelineKind,
 )
@@ -32,13 +36,16 @@ from risks.models import (
 from . import notifications, rules, scheduling
 from .models import (
     SECTION_ORDER,
-    ActionItem,
     Agenda,
     AgendaItem,
     AgendaSection,
     AgendaStatus,
     ReviewNote,
 )
+
+# The longest action a review may agree, in characters (its first line becomes
+# the task's title).
+ACTION_TEXT_LIMIT = 4000
 
 _SECTION_RANK = {section.value: rank for rank, section in enumerate(SECTION_ORDER)}
 
@@ -176,7 +183,7 @@ def _refresh_items(agenda: Agenda) -> None:
     }
     with_notes = AgendaItem.objects.filter(agenda=agenda).filter(
         Exists(ReviewNote.objects.filter(item=OuterRef("pk")))
-        | Exists(ActionItem.objects.filter(item=OuterRef("pk")))
+        | Exists(Task.objects.filter(agenda_item=OuterRef("pk")))
     )
     kept = dict(with_notes.values_list("risk_id", "section"))
     previous_at = _previous_meeting_at(agenda.region, agenda.week_start)
@@ -344,31 +351,6 @@ def review_note_add(*, user: User, item: AgendaItem | int, text: str) -> ReviewN
     return note
 
 
-def _parse_due_date(value: dt.date | str | None, errors: dict[str, list[str]]) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        errors["due_date"] = ["Enter a date, e.g. 2026-06-30."]
-        return None
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        errors["due_date"] = ["Enter a date, e.g. 2026-06-30."]
-        return None
-
-
-def _resolve_owner(owner: User | int | None, errors: dict[str, list[str]]) -> User | None:
-    if owner in (None, ""):
-        return None
-    pk = owner.pk if isinstance(owner, User) else owner
-    found = User.objects.filter(pk=pk, is_active=True).first()
-    if found is None:
-        errors["owner"] = ["Choose an active user as the owner."]
-    return found
-
-
 @transaction.atomic
 def action_item_add(
     *,
@@ -378,66 +360,40 @@ def action_item_add(
     owner: User | int | None = None,
     department: str = "",
     due_date: dt.date | str | None = None,
-) -> ActionItem:
-    """An action agreed in the review, optionally with an owner, a department
-    and a due date; it also appears on the risk's timeline."""
+) -> Task:
+    """An action agreed in the review: a task on the item's risk record
+    (source ``review``), optionally with an owner, a department and a due
+    date. It also appears on the risk's timeline, naming the review."""
     item = _lock_item(item)
     _ensure_reviewer(user, item)
     errors: dict[str, list[str]] = {}
-    description = (description or "").strip()
-    if not description:
+    text = (description or "").strip()
+    if not text:
         errors["description"] = ["Describe the action."]
-    department = (department or "").strip()
-    if department and department not in Department.values:
-        errors["department"] = [
-            "Choose one of: " + ", ".join(label for label in Department.labels) + "."
-        ]
-    owner_user = _resolve_owner(owner, errors)
-    due = _parse_due_date(due_date, errors)
+    elif len(text) > ACTION_TEXT_LIMIT:
+        errors["description"] = [too_long(ACTION_TEXT_LIMIT, len(text))]
+    department = risk_services.parse_department(department, errors)
+    owner_user = risk_services.parse_owner(owner, errors)
+    due = risk_services.parse_due_date(due_date, errors, required=False)
     if errors:
         raise InvalidInput(errors)
-    now = timezone.now()
-    action = ActionItem.objects.create(
-        item=item,
-        description=description,
+    title, details = risk_services.task_text(text)
+    agenda = item.agenda
+    return risk_services.task_create(
+        risk=item.risk,
+        created_by=user,
+        title=title,
+        description=details,
         owner=owner_user,
         department=department,
         due_date=due,
-        created_by=user,
-        created_at=now,
+        source=TaskSource.REVIEW,
+        agenda_item_id=item.pk,
+        timeline_kind=TimelineKind.ACTION_ADDED,
+        timeline_data={
+            "agenda": agenda.pk,
+            "region": agenda.region.code,
+            "week_start": agenda.week_start.isoformat(),
+            "item": item.pk,
+        },
     )
-    _timeline(
-        item,
-        TimelineKind.ACTION_ADDED,
-        user,
-        at=now,
-        text=description,
-        action=action.pk,
-        owner=owner_user.pk if owner_user else None,
-        department=department,
-        due_date=due.isoformat() if due else None,
-    )
-    return action
-
-
-@transaction.atomic
-def action_item_set_done(*, user: User, action: ActionItem | int, done: bool) -> ActionItem:
-    """Mark an action done or open again: its owner, or whoever may review the region."""
-    pk = action.pk if isinstance(action, ActionItem) else action
-    action = (
-        ActionItem.objects.select_for_update(of=("self",))
-        .select_related("item__agenda__region")
-        .get(pk=pk)
-    )
-    if not (rules.can_review(user, action.item.agenda.region) or action.owner_id == user.pk):
-        raise NotAllowed(
-            "Only the action's owner, the region's reviewers and managers, or an admin "
-            "can change it."
-        )
-    done = bool(done)
-    if action.done == done:
-        return action
-    action.done = done
-    action.done_at = timezone.now() if done else None
-    action.save(update_fields=["done", "done_at"])
-    return action

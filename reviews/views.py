@@ -19,7 +19,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,16 +31,13 @@ from core import dates
 from core.exceptions import Conflict, InvalidInput
 from core.forms import add_domain_error
 from notifications import ics as ics_writer
+from risks import rules as risk_rules
+from risks import services as risk_services
+from risks.models import Task
 
 from . import ics, notifications, rules, scheduling, selectors, services
-from .forms import (
-    ActionFilterForm,
-    ActionItemForm,
-    ReviewNoteForm,
-    action_prefix,
-    note_prefix,
-)
-from .models import ActionItem, Agenda, AgendaItem, AgendaSection
+from .forms import ActionItemForm, ReviewNoteForm, action_prefix, note_prefix
+from .models import Agenda, AgendaItem, AgendaSection
 
 EMPTY_SECTION_TEXT = {
     AgendaSection.NEW: "No account reached tier 3 since the last review.",
@@ -49,9 +45,6 @@ EMPTY_SECTION_TEXT = {
     AgendaSection.PENDING_ESCALATION: "No escalation to tier 3 is waiting for approval.",
     AgendaSection.RESOLVED: "No tier 3 record was closed since the last review.",
 }
-
-ACTIONS_PER_PAGE = 50
-
 
 # --- URLs ------------------------------------------------------------------------------
 
@@ -208,15 +201,11 @@ def _prepare_item(
             prefix=action_prefix(item), owners=owners
         )
         item.open_form = bound.get("open", "")
-    for action in item.actions.all():
-        action.may_mark = may_review or (action.owner_id is not None and action.owner_id == user.pk)
-        action.overdue = _overdue(action)
-
-
-def _overdue(action: ActionItem) -> bool:
-    return (
-        not action.done and action.due_date is not None and action.due_date < timezone.localdate()
-    )
+    today = timezone.localdate()
+    item.shown_tasks = selectors.item_tasks(item)
+    for task in item.shown_tasks:
+        task.may_mark = risk_rules.can_mark_task(user, task)
+        task.overdue = task.done_at is None and task.due_date is not None and task.due_date < today
 
 
 @require_POST
@@ -324,18 +313,21 @@ def item_action(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def action_done(request: HttpRequest, pk: int) -> HttpResponse:
-    action = get_object_or_404(
-        ActionItem.objects.select_related("item__agenda__region", "item__risk__account"), pk=pk
+    """Mark a task shown on an agenda item done or open again. ``item`` names
+    the agenda item whose block the button was in (a task agreed in an
+    earlier review shows on later items of the same record too)."""
+    task = get_object_or_404(Task.objects.select_related("risk"), pk=pk)
+    item = get_object_or_404(
+        selectors.agenda_item_with_work(), pk=_int(request.POST.get("item")), risk_id=task.risk_id
     )
     done = request.POST.get("done", "") in ("1", "true", "on")
     try:
-        services.action_item_set_done(user=request.user, action=action, done=done)
+        risk_services.task_set_done(user=request.user, task=task, done=done)
     except (InvalidInput, Conflict) as error:
         messages.error(request, error.message)
     else:
         state = "done" if done else "open again"
-        messages.success(request, f"Action “{action.description[:60]}” marked {state}.")
-    item = action.item
+        messages.success(request, f"Task \u201c{task.title[:60]}\u201d marked {state}.")
     if _from_work_block(request, item):
         return _work_block(request, _load_item(item.pk))
     next_url = request.POST.get("next", "")
@@ -344,6 +336,13 @@ def action_done(request: HttpRequest, pk: int) -> HttpResponse:
     ):
         return redirect(next_url)
     return redirect(agenda_url(item.agenda.region, item.agenda.week_start, item=item.pk))
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        raise Http404("No such agenda item.") from None
 
 
 def _work_done(request: HttpRequest, item: AgendaItem) -> HttpResponse:
@@ -380,39 +379,5 @@ def _work_block(
 
 @require_GET
 def action_list(request: HttpRequest) -> HttpResponse:
-    form = ActionFilterForm(request.GET)
-    valid = form.is_valid()
-    filters = form.cleaned_data if valid else {}
-    today = timezone.localdate()
-    actions = selectors.action_item_list(
-        region=filters.get("region"),
-        owner=filters.get("owner"),
-        department=filters.get("department") or "",
-        state=filters.get("state") or "open",
-        overdue=bool(filters.get("overdue")),
-        today=today,
-    )
-    if not valid:
-        actions = actions.none()
-    page_obj = Paginator(actions, ACTIONS_PER_PAGE).get_page(request.GET.get("page"))
-    user = request.user
-    rows = list(page_obj.object_list)
-    for action in rows:
-        action.overdue = _overdue(action)
-        action.may_mark = rules.can_review(user, action.item.agenda.region) or (
-            action.owner_id is not None and action.owner_id == user.pk
-        )
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "reviews/actions.html",
-        {
-            "form": form,
-            "page_obj": page_obj,
-            "actions": rows,
-            "query_without_page": query.urlencode(),
-            "next_url": request.get_full_path(),
-            "filtered": any(request.GET.get(name) for name in form.fields),
-        },
-    )
+    """Action items are tasks now: the task list shows them (and every other task)."""
+    return redirect(reverse("tasks:index") + "?source=review&scope=all")

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, Department, Segment
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -283,6 +283,10 @@ class TimelineKind(models.TextChoices):
     EDITED = "edited", "Edited"
     REVIEW_NOTE = "review_note", "Review note"
     ACTION_ADDED = "action_added", "Action item added"
+    PLAYBOOK_STARTED = "playbook_started", "Playbook started"
+    TASK_ADDED = "task_added", "Task added"
+    TASK_DONE = "task_done", "Task done"
+    TASK_REOPENED = "task_reopened", "Task reopened"
     CLOSED = "closed", "Closed"
 
 
@@ -324,5 +328,195 @@ class TimelineEvent(models.Model):
         raise ValidationError("Timeline events are append-only and cannot be deleted.")
 
 
+# --- playbooks and tasks ---------------------------------------------------------------
+
+
+class StepOwner(models.TextChoices):
+    """Who a playbook step's task goes to: a person found from the account, or
+    a department (then the task has no single owner). The departments are the
+    reviewers' departments of ``accounts.Department``; a test keeps them equal."""
+
+    CSM = "csm", "The account's CSM"
+    MANAGER = "manager", "The CSM's manager"
+    PROFESSIONAL_SERVICES = (
+        Department.PROFESSIONAL_SERVICES.value,
+        Department.PROFESSIONAL_SERVICES.label,
+    )
+    PRODUCT = Department.PRODUCT.value, Department.PRODUCT.label
+    SUPPORT = Department.SUPPORT.value, Department.SUPPORT.label
+    SALES = Department.SALES.value, Department.SALES.label
+    FINANCE = Department.FINANCE.value, Department.FINANCE.label
+
+
+# A step is due at most this many business days after the record opens (a year).
+MAX_DUE_DAYS = 260
+
+
+class Playbook(models.Model):
+    """The team's known play for a root cause, optionally for one segment (a
+    segment's own playbook wins over the cause's general one)."""
+
+    name = models.CharField(max_length=120)
+    root_cause = models.ForeignKey(RootCause, on_delete=models.PROTECT, related_name="playbooks")
+    segment = models.ForeignKey(
+        Segment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="playbooks",
+        help_text="Leave empty for every segment without its own playbook for this cause.",
+    )
+    description = models.TextField(blank=True, help_text="When and why the team runs this play.")
+    active = models.BooleanField(
+        default=True, help_text="Only active playbooks give new records their tasks."
+    )
+
+    class Meta:
+        ordering = ["root_cause__name", "segment__name", "name"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name=""), name="playbook_name_required"),
+            models.UniqueConstraint(
+                fields=["root_cause", "segment"],
+                condition=Q(active=True, segment__isnull=False),
+                name="playbook_one_active_per_cause_and_segment",
+                violation_error_message=(
+                    "This cause already has an active playbook for this segment."
+                ),
+            ),
+            models.UniqueConstraint(
+                fields=["root_cause"],
+                condition=Q(active=True, segment__isnull=True),
+                name="playbook_one_active_default_per_cause",
+                violation_error_message=(
+                    "This cause already has an active playbook for every segment."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PlaybookStep(models.Model):
+    playbook = models.ForeignKey(Playbook, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(default=1)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    owner = models.CharField(max_length=32, choices=StepOwner.choices, default=StepOwner.CSM)
+    due_days = models.PositiveSmallIntegerField(
+        help_text="Business days (Monday to Friday) after the record opens."
+    )
+
+    class Meta:
+        ordering = ["playbook", "position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(title=""), name="playbook_step_title_required"),
+            models.CheckConstraint(
+                condition=Q(owner__in=[choice.value for choice in StepOwner]),
+                name="playbook_step_owner_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(due_days__lte=MAX_DUE_DAYS),
+                name="playbook_step_due_days_at_most_a_year",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TaskSource(models.TextChoices):
+    PLAYBOOK = "playbook", "Playbook"
+    REVIEW = "review", "Weekly review"
+    MANUAL = "manual", "Added by hand"
+
+
+class Task(models.Model):
+    """A commitment on a risk record: who does what by when. Playbook steps
+    and the weekly review's action items become tasks; people add them too."""
+
+    risk = models.ForeignKey(RiskRecord, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    department = models.CharField(max_length=32, choices=Department.choices, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    source = models.CharField(max_length=16, choices=TaskSource.choices)
+    step = models.ForeignKey(
+        PlaybookStep,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        help_text="The playbook step the task came from.",
+    )
+    # The weekly review sits above this app; naming its model by string keeps
+    # the import graph pointing down (the review creates these tasks).
+    agenda_item = models.ForeignKey(
+        "reviews.AgendaItem",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        help_text="The agenda item of the review that agreed the task.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        indexes = [
+            models.Index(fields=["owner", "done_at", "due_date"], name="task_owner_open_idx"),
+            models.Index(
+                fields=["department", "done_at", "due_date"], name="task_department_open_idx"
+            ),
+            models.Index(fields=["done_at", "due_date"], name="task_open_due_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(title=""), name="task_title_required"),
+            models.CheckConstraint(
+                condition=Q(source__in=[choice.value for choice in TaskSource]),
+                name="task_source_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(department="") | Q(department__in=Department.values),
+                name="task_department_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(done_at__isnull=False) | Q(done_by__isnull=True),
+                name="task_done_by_only_when_done",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_done(self) -> bool:
+        return self.done_at is not None
+
+
 # Root causes are admin data: their changes go on the audit trail.
 auditlog.register(RootCause, include_fields=["code", "name", "category", "description", "active"])
+auditlog.register(
+    Playbook, include_fields=["name", "root_cause", "segment", "description", "active"]
+)
+auditlog.register(
+    PlaybookStep, include_fields=["playbook", "position", "title", "owner", "due_days"]
+)

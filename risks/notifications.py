@@ -1,7 +1,8 @@
-"""The emails of the escalation workflow: a request to the approver, the
-decision to the requester, and the daily reminder of requests waiting more than
-two business days. Each is written to the outbox (``notifications.outbox``) in
-the transaction of the change that causes it."""
+"""The emails of the escalation workflow (a request to the approver, the
+decision to the requester, the daily reminder of requests waiting more than
+two business days) and the daily reminder of overdue tasks. Each is written
+to the outbox (``notifications.outbox``) in the transaction of the change
+that causes it."""
 
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from core import business_days
 from notifications.models import OutboundEmail
 from notifications.outbox import absolute_url, addresses, queue_email
 
-from .models import Escalation, EscalationStatus
+from .models import Escalation, EscalationStatus, RiskStatus, Task
 
 
 class Kind:
     ESCALATION_REQUESTED = "escalation_requested"
     ESCALATION_DECIDED = "escalation_decided"
     ESCALATION_REMINDER = "escalation_reminder"
+    TASKS_OVERDUE = "tasks_overdue"
 
 
 def risk_url(risk_id: int) -> str:
@@ -155,6 +157,74 @@ def escalation_reminders(*, now: dt.datetime | None = None) -> int:
                         for escalation in escalations
                     ],
                     "queue_url": absolute_url(reverse("risks:approvals")),
+                },
+            ),
+        )
+        queued += row is not None
+    return queued
+
+
+def _department_reviewers() -> dict[tuple[int, str], list[User]]:
+    """Active reviewers with an address by (region, department): one query."""
+    found: dict[tuple[int, str], list[User]] = {}
+    reviewers = (
+        User.objects.filter(role=Role.REVIEWER, is_active=True, region__isnull=False)
+        .exclude(department="")
+        .exclude(email="")
+        .order_by("pk")
+    )
+    for reviewer in reviewers:
+        found.setdefault((reviewer.region_id, reviewer.department), []).append(reviewer)
+    return found
+
+
+def task_reminders(*, today: dt.date | None = None) -> int:
+    """One email per person listing their open tasks past their due date, on
+    open records only (a closed record's tasks are no one's to chase). A
+    department's task goes to that department's reviewers in the account's
+    region. At most one email per person and day (the outbox's dedupe key);
+    returns how many are queued for today. Two queries and one per email."""
+    today = today or timezone.localdate()
+    overdue = (
+        Task.objects.filter(done_at__isnull=True, due_date__lt=today, risk__status=RiskStatus.OPEN)
+        .select_related("risk__account", "owner")
+        .order_by("due_date", "pk")
+    )
+    reviewers: dict[tuple[int, str], list[User]] | None = None
+    by_person: dict[int, tuple[User, list[Task]]] = {}
+    for task in overdue:
+        if task.owner is not None:
+            people = [task.owner]
+        elif task.department:
+            if reviewers is None:
+                reviewers = _department_reviewers()
+            people = reviewers.get((task.risk.account.region_id, task.department), [])
+        else:
+            people = []
+        for person in people:
+            by_person.setdefault(person.pk, (person, []))[1].append(task)
+
+    tasks_url = absolute_url(reverse("tasks:index"))
+    queued = 0
+    for person, tasks in by_person.values():
+        row = queue_email(
+            dedupe_key=f"tasks-overdue:{person.pk}:{today.isoformat()}",
+            kind=Kind.TASKS_OVERDUE,
+            to=addresses([person]),
+            subject=(f"{len(tasks)} overdue task{'s' if len(tasks) != 1 else ''} on risk records"),
+            body=_render(
+                "tasks_overdue.txt",
+                {
+                    "person": person,
+                    "tasks": [
+                        {
+                            "task": task,
+                            "days_late": (today - task.due_date).days,
+                            "url": risk_url(task.risk_id),
+                        }
+                        for task in tasks
+                    ],
+                    "tasks_url": tasks_url,
                 },
             ),
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from accounts.models import Account, Role, User
 from accounts.rules import leads
 
-from .models import RiskRecord
+from .models import RiskRecord, Task, TaskSource
 
 
 def manages_account(user: User, account: Account) -> bool:
@@ -42,3 +42,29 @@ def can_decide_escalations(user: User, risk: RiskRecord) -> bool:
 
 def can_deescalate(user: User, risk: RiskRecord) -> bool:
     return has_authority(user, risk.account)
+
+
+def can_add_task(user: User, risk: RiskRecord) -> bool:
+    """Add a task by hand: whoever works on the record."""
+    return can_work_on(user, risk)
+
+
+def can_mark_task(user: User, task: Task) -> bool:
+    """Mark a task done or open again: its owner, the record's CSM, the CSM's
+    manager, an admin; for a department's task, that department's reviewers
+    in the account's region; for a task agreed in the weekly review, the
+    region's reviewers and managers (who run that review)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    account = task.risk.account
+    if user.is_cs_admin or (task.owner_id is not None and task.owner_id == user.pk):
+        return True
+    if owns_account(user, account) or manages_account(user, account):
+        return True
+    if user.region_id is None or user.region_id != account.region_id:
+        return False
+    if task.source == TaskSource.REVIEW and user.role in (Role.REVIEWER, Role.MANAGER):
+        return True
+    return bool(
+        task.department and user.role == Role.REVIEWER and user.department == task.department
+    )

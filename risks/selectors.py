@@ -7,7 +7,18 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.core.validators import slug_re
-from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    FilteredRelation,
+    IntegerField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -16,7 +27,15 @@ from accounts.rules import team_q
 from core import business_days
 from health.selectors import with_health_trend
 
-from .models import Escalation, EscalationStatus, RiskRecord, RiskStatus, Tier, TimelineEvent
+from .models import (
+    Escalation,
+    EscalationStatus,
+    RiskRecord,
+    RiskStatus,
+    Task,
+    Tier,
+    TimelineEvent,
+)
 
 
 def with_open_risk(accounts: QuerySet[Account]) -> QuerySet[Account]:
@@ -306,3 +325,103 @@ def red_accounts_without_open_risk(accounts: QuerySet[Account]) -> QuerySet[Acco
         .exclude(risks__status=RiskStatus.OPEN)
         .select_related("region", "segment", "csm")
     ).order_by("renewal_date", "-arr", "name", "pk")
+
+
+# --- tasks ---
+
+
+class TaskState:
+    OPEN = "open"
+    DONE = "done"
+    ALL = "all"
+
+
+def task_queryset() -> QuerySet[Task]:
+    """Tasks with everything a list row shows (record, account, owner)."""
+    return Task.objects.select_related(
+        "risk__account__region", "risk__account__csm", "owner", "done_by"
+    )
+
+
+def overdue_q(today: dt.date) -> Q:
+    return Q(done_at__isnull=True, due_date__lt=today)
+
+
+def ordered_tasks(tasks: QuerySet[Task], today: dt.date) -> QuerySet[Task]:
+    """Overdue first, then the other open tasks, then the done ones; each by
+    due date (none last)."""
+    rank = Case(
+        When(overdue_q(today), then=Value(0)),
+        When(done_at__isnull=True, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return tasks.annotate(rank=rank).order_by("rank", F("due_date").asc(nulls_last=True), "id")
+
+
+def mine_q(user: User) -> Q:
+    """A person's tasks: those they own, and for a reviewer of a department,
+    that department's tasks with no single owner (in their region when they
+    have one)."""
+    mine = Q(owner=user)
+    if user.department:
+        department = Q(owner__isnull=True, department=user.department)
+        if user.region_id is not None:
+            department &= Q(risk__account__region_id=user.region_id)
+        mine |= department
+    return mine
+
+
+def task_list(
+    *,
+    user: User | None = None,
+    owner: User | None = None,
+    department: str = "",
+    source: str = "",
+    risk: int | None = None,
+    state: str = TaskState.OPEN,
+    overdue: bool = False,
+    due_before: dt.date | None = None,
+    include_closed: bool = False,
+    today: dt.date | None = None,
+) -> QuerySet[Task]:
+    """Tasks, overdue first. ``user`` keeps that person's own (``mine_q``);
+    tasks of closed records are left out unless ``include_closed``."""
+    today = today or timezone.localdate()
+    tasks = task_queryset()
+    if user is not None:
+        tasks = tasks.filter(mine_q(user))
+    if owner is not None:
+        tasks = tasks.filter(owner=owner)
+    if department:
+        tasks = tasks.filter(department=department)
+    if source:
+        tasks = tasks.filter(source=source)
+    if risk is not None:
+        tasks = tasks.filter(risk_id=risk)
+    if state == TaskState.OPEN:
+        tasks = tasks.filter(done_at__isnull=True)
+    elif state == TaskState.DONE:
+        tasks = tasks.filter(done_at__isnull=False)
+    if overdue:
+        tasks = tasks.filter(overdue_q(today))
+    if due_before is not None:
+        tasks = tasks.filter(done_at__isnull=True, due_date__lte=due_before)
+    if not include_closed:
+        tasks = tasks.filter(risk__status=RiskStatus.OPEN)
+    return ordered_tasks(tasks, today)
+
+
+def risk_tasks(risk: RiskRecord, today: dt.date | None = None) -> list[Task]:
+    """A record's tasks for its page: overdue first, done last. One query."""
+    tasks = Task.objects.filter(risk=risk).select_related("owner", "done_by")
+    return list(ordered_tasks(tasks, today or timezone.localdate()))
+
+
+def team_overdue_task_count(manager: User, today: dt.date | None = None) -> int:
+    """Open tasks past due on the open records of a manager's team. One query."""
+    return Task.objects.filter(
+        overdue_q(today or timezone.localdate()),
+        team_scope(manager, prefix="risk__account__"),
+        risk__status=RiskStatus.OPEN,
+    ).count()

@@ -14,3 +14,10 @@ def send_escalation_reminders() -> int:
     """Daily: remind approvers of escalations pending over two business days."""
     with transaction.atomic():
         return notifications.escalation_reminders()
+
+
+@shared_task(name="risks.tasks.send_task_reminders", soft_time_limit=240, time_limit=300)
+def send_task_reminders() -> int:
+    """Daily: one email per person listing their overdue tasks."""
+    with transaction.atomic():
+        return notifications.task_reminders()

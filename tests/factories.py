@@ -7,7 +7,18 @@ import factory
 from django.utils import timezone
 
 from accounts.models import Account, Region, Role, Segment, User
-from risks.models import Escalation, EscalationStatus, RiskRecord, RiskStatus, RootCause
+from risks.models import (
+    Escalation,
+    EscalationStatus,
+    Playbook,
+    PlaybookStep,
+    RiskRecord,
+    RiskStatus,
+    RootCause,
+    StepOwner,
+    Task,
+    TaskSource,
+)
 
 
 class RegionFactory(factory.django.DjangoModelFactory):
@@ -118,6 +129,41 @@ class EscalationFactory(factory.django.DjangoModelFactory):
     status = EscalationStatus.PENDING
     reason = "Needs the manager's help."
     requested_by = factory.LazyAttribute(lambda o: o.risk.account.csm)
+
+
+class PlaybookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Playbook
+
+    name = factory.Sequence(lambda n: f"Play {n}")
+    root_cause = factory.SubFactory(RootCauseFactory)
+    segment = None
+    active = True
+
+
+class PlaybookStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PlaybookStep
+
+    playbook = factory.SubFactory(PlaybookFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    title = factory.Sequence(lambda n: f"Step {n}")
+    owner = StepOwner.CSM
+    due_days = 5
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    """A task written straight to the database (no timeline event)."""
+
+    class Meta:
+        model = Task
+
+    risk = factory.SubFactory(RiskRecordFactory)
+    title = factory.Sequence(lambda n: f"Task {n}")
+    owner = factory.LazyAttribute(lambda o: o.risk.account.csm)
+    due_date = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=7))
+    source = TaskSource.MANUAL
+    created_by = factory.LazyAttribute(lambda o: o.risk.account.csm)
 
 
 class MeasureFactory(factory.django.DjangoModelFactory):

@@ -6,35 +6,23 @@ from __future__ import annotations
 
 import datetime as dt
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import Department, Region
+from accounts.models import Region
 from core import dates
 from core.api import CodeRelatedField
+from risks.api.tasks import TaskSerializer
 from risks.models import MONEY
 
-from ..models import ActionItem, Agenda, AgendaItem, ReviewNote
+from .. import selectors
+from ..models import Agenda, AgendaItem, ReviewNote
 
 
 class ReviewNoteSerializer(serializers.ModelSerializer):
     class Meta:
         model = ReviewNote
         fields = ["id", "author", "text", "created_at"]
-        read_only_fields = fields
-
-
-class ActionItemSerializer(serializers.ModelSerializer):
-    # Declared so the schema lists the blank value ("no department") too.
-    department = serializers.ChoiceField(
-        choices=Department.choices,
-        allow_blank=True,
-        read_only=True,
-        help_text="The department that owns the action, or blank for none.",
-    )
-
-    class Meta:
-        model = ActionItem
-        fields = ["id", "description", "owner", "department", "due_date", "done"]
         read_only_fields = fields
 
 
@@ -56,7 +44,12 @@ class AgendaItemSerializer(serializers.ModelSerializer):
         source="risk.account.csm_id", read_only=True, help_text="User id of the account's CSM."
     )
     notes = ReviewNoteSerializer(many=True, read_only=True)
-    actions = ActionItemSerializer(many=True, read_only=True)
+    actions = serializers.SerializerMethodField(
+        help_text=(
+            "The item's tasks: those agreed on this item (done or not) and every other "
+            "open task of its risk record (playbook, added by hand, earlier reviews)."
+        )
+    )
 
     class Meta:
         model = AgendaItem
@@ -75,6 +68,10 @@ class AgendaItemSerializer(serializers.ModelSerializer):
             "actions",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(TaskSerializer(many=True))
+    def get_actions(self, item: AgendaItem) -> list[dict]:
+        return TaskSerializer(selectors.item_tasks(item), many=True).data
 
 
 class AgendaSerializer(serializers.ModelSerializer):
@@ -132,7 +129,3 @@ class ActionInputSerializer(serializers.Serializer):
         help_text="professional_services, product, support, sales or finance.",
     )
     due_date = serializers.DateField(required=False, allow_null=True, default=None)
-
-
-class DoneSerializer(serializers.Serializer):
-    done = serializers.BooleanField()

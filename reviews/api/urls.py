@@ -1,17 +1,16 @@
-"""/api/v1/ routes of agendas, agenda items' notes and actions, and action items."""
+"""/api/v1/ routes of agendas, and of agenda items' notes and actions."""
 
 from __future__ import annotations
 
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .views import ActionItemViewSet, AgendaItemViewSet, AgendaViewSet
+from .views import AgendaItemViewSet, AgendaViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("agendas", AgendaViewSet, basename="agenda")
 router.register("agenda-items", AgendaItemViewSet, basename="agenda-item")
-router.register("action-items", ActionItemViewSet, basename="action-item")
 
 urlpatterns = [
     # Calendar programs fetch the invite by a name ending in .ics, without the

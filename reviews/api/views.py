@@ -1,6 +1,6 @@
 """Viewsets of the weekly review: agendas (list, detail, generate, calendar
-invite), the notes and action items of agenda items, and marking an action
-done (docs/api.md).
+invite) and the notes and action items of agenda items (docs/api.md). Action
+items are tasks of the risk records: ``tasks/`` marks them done.
 
 The views parse the request, call ``reviews.services`` and render the result;
 refusals are the services' exceptions, which ``core.api.exception_handler``
@@ -9,15 +9,13 @@ turns into 400 / 403 / 409.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -25,15 +23,14 @@ from rest_framework.response import Response
 
 from core.schema import FIELD_ERRORS_SCHEMA, ConflictSerializer, ErrorDetailSerializer
 from notifications import ics as ics_writer
+from risks.api.tasks import TaskSerializer
 
 from .. import ics, notifications, scheduling, selectors, services
-from ..models import ActionItem, Agenda, AgendaItem
+from ..models import Agenda, AgendaItem
 from .filters import AgendaFilter
 from .serializers import (
     ActionInputSerializer,
-    ActionItemSerializer,
     AgendaSerializer,
-    DoneSerializer,
     GenerateSerializer,
     NoteInputSerializer,
     ReviewNoteSerializer,
@@ -204,10 +201,14 @@ class AgendaItemViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         summary="Add an action item to an agenda item",
-        description="Also written on the risk's timeline. Allowed after the meeting too.",
+        description=(
+            "The action becomes a task on the item's risk record (source `review`); its "
+            "first line is the task's title. Also written on the risk's timeline. Allowed "
+            "after the meeting too. Mark it done with `PATCH /tasks/{id}/`."
+        ),
         request=ActionInputSerializer,
         responses={
-            201: ActionItemSerializer,
+            201: TaskSerializer,
             400: BAD_REQUEST,
             401: UNAUTHENTICATED,
             403: REVIEWERS_ONLY,
@@ -221,42 +222,4 @@ class AgendaItemViewSet(viewsets.GenericViewSet):
         body = ActionInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         action_item = services.action_item_add(user=request.user, item=item, **body.validated_data)
-        return Response(ActionItemSerializer(action_item).data, status=status.HTTP_201_CREATED)
-
-
-# --- action items ------------------------------------------------------------------------------
-
-
-class ActionItemViewSet(mixins.UpdateModelMixin, viewsets.GenericViewSet):
-    # PATCH only: an action's text is what the review agreed; only its state changes.
-    http_method_names = ["patch", "options", "head"]
-    serializer_class = ActionItemSerializer
-
-    def get_queryset(self) -> QuerySet[ActionItem]:
-        return ActionItem.objects.select_related("item__agenda__region", "owner")
-
-    @extend_schema(
-        summary="Mark an action item done or open again",
-        description=(
-            "The action's owner, reviewers and managers of the agenda's region, or an admin."
-        ),
-        request=DoneSerializer,
-        responses={
-            200: ActionItemSerializer,
-            400: BAD_REQUEST,
-            401: UNAUTHENTICATED,
-            403: OpenApiResponse(
-                ErrorDetailSerializer,
-                description="Not the owner, nor a reviewer or manager of the region, nor an admin.",
-            ),
-            404: NOT_FOUND,
-        },
-    )
-    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        action_item = self.get_object()
-        body = DoneSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        action_item = services.action_item_set_done(
-            user=request.user, action=action_item, done=body.validated_data["done"]
-        )
-        return Response(ActionItemSerializer(action_item).data)
+        return Response(TaskSerializer(action_item).data, status=status.HTTP_201_CREATED)

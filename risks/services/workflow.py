@@ -35,6 +35,8 @@ from ..models import (
     TimelineEvent,
     TimelineKind,
 )
+from .events import timeline_add
+from .tasks import apply_playbook
 
 _UNSET: Any = object()
 
@@ -112,23 +114,6 @@ def _check_causes(
         errors.setdefault("secondary_cause", []).append(
             f"“{secondary.name}” is no longer in use; choose an active cause."
         )
-
-
-def timeline_add(
-    *,
-    risk: RiskRecord,
-    kind: str,
-    actor: User | None,
-    at: Any,
-    text: str = "",
-    data: dict[str, Any] | None = None,
-) -> TimelineEvent:
-    """Append an event to the record's timeline, in the caller's transaction.
-    The one way every app writes the timeline (the review's notes and action
-    items too); ``risks.timeline`` turns the events back into words."""
-    return TimelineEvent.objects.create(
-        risk=risk, kind=kind, actor=actor, at=at, text=text, data=data or {}
-    )
 
 
 def _lock_risk(risk: RiskRecord | int) -> RiskRecord:
@@ -374,6 +359,8 @@ def risk_open(
             **({"arr_above_account_reason": above_reason} if above_reason else {}),
         },
     )
+    # The play for its cause starts with the record, in the same transaction.
+    apply_playbook(risk=risk, user=user, now=now)
     return risk
 
 

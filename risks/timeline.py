@@ -154,10 +154,14 @@ def _review_event(entry: TimelineEntry, data: dict[str, Any], names: _Names) -> 
         link = Link(f"{data['region']} review, week of {_due(data['week_start'])}")
     entry.link = link or Link("the weekly review")
     entry.headline = "From the cross-functional review"
-    if entry.event.kind != TimelineKind.ACTION_ADDED:
-        return
+    if entry.event.kind == TimelineKind.ACTION_ADDED:
+        _task_details(entry, data, names)
+
+
+def _task_details(entry: TimelineEntry, data: dict[str, Any], names: _Names) -> None:
+    """A task's owner, department and due date, by name, never by id."""
     owner = data.get("owner")
-    if owner is not None:
+    if isinstance(owner, int):
         entry.details.append(("Owner", names.people.get(owner, "a former user")))
     if data.get("department"):
         try:
@@ -241,6 +245,15 @@ def _describe(event: TimelineEvent, names: _Names) -> TimelineEntry:
             entry.details.append(("Account", f"churned on {_due(data['account_churned_on'])}"))
     elif kind in (TimelineKind.REVIEW_NOTE, TimelineKind.ACTION_ADDED):
         _review_event(entry, data, names)
+    elif kind == TimelineKind.PLAYBOOK_STARTED:
+        count = data.get("tasks")
+        name = data.get("playbook_name") or "the cause's playbook"
+        entry.headline = f"Playbook \u201c{name}\u201d"
+        if isinstance(count, int):
+            entry.headline += f": {count} task{'' if count == 1 else 's'} added"
+        entry.show_text = False
+    elif kind == TimelineKind.TASK_ADDED:
+        _task_details(entry, data, names)
     else:
         entry.headline = tiers
     return entry

@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/", detail.risk_detail, name="detail"),
     path("<int:pk>/edit/", detail.risk_edit, name="edit"),
     path("<int:pk>/note/", detail.risk_note, name="note"),
+    path("<int:pk>/tasks/", detail.risk_task_add, name="task_add"),
     path("<int:pk>/escalate/", detail.risk_escalate, name="escalate"),
     path("<int:pk>/deescalate/", detail.risk_deescalate, name="deescalate"),
     path("<int:pk>/close/", detail.risk_close, name="close"),

@@ -45,6 +45,7 @@ from risks.models import (
 )
 from risks.templatetags.risk_tags import money
 from risks.timeline import FIELD_LABELS, LONG_FIELDS, MONEY_FIELDS, timeline_entries
+from risks.views.tasks import new_task_form, record_tasks_context
 
 
 def detail_url(risk: RiskRecord) -> str:
@@ -81,6 +82,8 @@ def _action_form(name: str, risk: RiskRecord, data: Any = None) -> forms.Form:
     """The form of one action, bound to ``data`` if given. Several forms share
     the page, so each gets its own id prefix (the field names stay plain)."""
     auto_id = f"{name}_%s"
+    if name == "task":
+        return new_task_form(risk, data)
     if name == "note":
         return RiskNoteEntryForm(data, auto_id=auto_id)
     if name == "escalate":
@@ -127,6 +130,8 @@ def _detail_context(
         "renewal_days": renewal_days,
         "renewal_days_ago": -renewal_days,
         "next_url": detail_url(risk),
+        "task_form": bound.get("task") or new_task_form(risk),
+        **record_tasks_context(request, risk),
     }
 
 
@@ -236,6 +241,26 @@ def risk_note(request: HttpRequest, pk: int) -> HttpResponse:
         guard=lambda user, risk: services.ensure_may_work_on(user, risk, "add notes to"),
         perform=perform,
     )
+
+
+@require_POST
+def risk_task_add(request: HttpRequest, pk: int) -> HttpResponse:
+    def perform(user: User, risk: RiskRecord, data: dict[str, Any]) -> str:
+        task = services.task_add(
+            user=user,
+            risk=risk.pk,
+            title=data["title"],
+            description=data["description"],
+            owner=data["owner"],
+            department=data["department"],
+            due_date=data["due_date"],
+        )
+        return f"Task \u201c{task.title[:80]}\u201d added."
+
+    def guard(user: User, risk: RiskRecord) -> None:
+        services.ensure_may_work_on(user, risk, "add tasks to")
+
+    return _run_action(request, pk, name="task", guard=guard, perform=perform)
 
 
 @require_POST

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from .. import selectors
 
 # The home page lists at most this many open records; the risk list has them all.
 OPEN_RISKS_SHOWN = 50
+# ... and at most this many tasks; My tasks has them all.
+TASKS_SHOWN = 20
 RENEWAL_WINDOW_DAYS = 90
 
 
@@ -43,6 +47,12 @@ def _csm_home(request: HttpRequest) -> HttpResponse:
     totals = _totals(scope)
     pending = selectors.with_waiting_time(selectors.pending_escalations_requested_by(user))
     renewals = list(selectors.accounts_renewing_soon(user, days=RENEWAL_WINDOW_DAYS))
+    today = timezone.localdate()
+    end_of_week = today + dt.timedelta(days=6 - today.weekday())
+    due = selectors.task_list(user=user, due_before=end_of_week, today=today)
+    tasks = list(due[:TASKS_SHOWN])
+    for task in tasks:
+        task.overdue = task.due_date is not None and task.due_date < today
     return render(
         request,
         "home/csm.html",
@@ -52,6 +62,8 @@ def _csm_home(request: HttpRequest) -> HttpResponse:
             "pending": pending,
             "renewals": renewals,
             "renewal_window_days": RENEWAL_WINDOW_DAYS,
+            "tasks": tasks,
+            "tasks_count": due.count() if len(tasks) == TASKS_SHOWN else len(tasks),
         },
     )
 
@@ -70,6 +82,9 @@ def _approver_home(request: HttpRequest, *, scope: Q | None, template: str) -> H
             "totals": totals,
             "risks": risks,
             "risks_truncated": totals["count"] > len(risks),
+            "team_overdue_tasks": (
+                selectors.team_overdue_task_count(request.user) if scope is not None else None
+            ),
             "next_url": request.get_full_path(),
         },
     )

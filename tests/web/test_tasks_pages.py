@@ -141,7 +141,7 @@ def test_a_task_is_ticked_done_in_place_with_htmx(client, csm, risk):
     assert body.lstrip().startswith('<section class="card tasks-card" id="risk-tasks"')
     assert "2 open · 1 done" in body
     assert 'hx-swap-oob="true"' in body
-    assert "Reopen<span" in body
+    assert ">Reopen</button>" in body
     target.refresh_from_db()
     assert target.done_at is not None
 

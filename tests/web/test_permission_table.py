@@ -47,6 +47,10 @@ CELLS = [
     ("close", "post", WORKERS, 302),
     ("approve", "post", DECIDERS, 302),
     ("reject", "post", DECIDERS, 302),
+    ("my_tasks", "get", EVERYONE, 200),
+    ("task_add", "post", WORKERS, 302),
+    # The owner of the task is the owning CSM; the reviewer's department has no task here.
+    ("task_done", "post", WORKERS, 302),
 ]
 
 
@@ -77,7 +81,8 @@ def scene(people, account):
     escalation = services.escalation_request(user=csm, risk=risk, reason="Needs review.")
     risk.refresh_from_db()
     spare = factories.AccountFactory(csm=csm, region=account.region)
-    return {"risk": risk, "escalation": escalation, "spare_account": spare}
+    task = factories.TaskFactory(risk=risk, title="Usage review", owner=csm)
+    return {"risk": risk, "escalation": escalation, "spare_account": spare, "task": task}
 
 
 def _request(client, name: str, method: str, scene) -> object:
@@ -125,6 +130,12 @@ def _request(client, name: str, method: str, scene) -> object:
         ),
         "approve": (reverse("risks:approve", args=[escalation.pk]), {"note": ""}),
         "reject": (reverse("risks:reject", args=[escalation.pk]), {"note": "Not yet."}),
+        "my_tasks": (reverse("tasks:index"), {}),
+        "task_add": (
+            reverse("risks:task_add", args=[risk.pk]),
+            {"title": "Send the quote", "owner": risk.account.csm_id, "due_date": "2030-01-31"},
+        ),
+        "task_done": (reverse("tasks:done", args=[scene["task"].pk]), {"done": "1"}),
     }
     url, data = targets[name]
     return getattr(client, method)(url, data)

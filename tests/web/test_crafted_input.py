@@ -239,7 +239,10 @@ PAGES = [
     ("reports:trend", ["closed_after", "closed_before", "region"]),
     ("reports:outcomes_csv", ["group_by", "closed_after"]),
     ("reviews:index", ["region"]),
-    ("reviews:actions", ["region", "owner", "done", "page"]),
+    (
+        "tasks:index",
+        ["scope", "owner", "department", "source", "state", "due", "include_closed", "page"],
+    ),
     ("home", ["region"]),
 ]
 

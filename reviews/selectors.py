@@ -155,9 +155,9 @@ def agenda_api_queryset() -> QuerySet[Agenda]:
 
 def agenda_item_with_work() -> QuerySet[AgendaItem]:
     """Agenda items with what their notes-and-actions block shows."""
-    return AgendaItem.objects.select_related("agenda__region", "risk__account").prefetch_related(
-        *_notes_and_actions()
-    )
+    return AgendaItem.objects.select_related(
+        "agenda__region", "risk__account__csm"
+    ).prefetch_related(*_notes_and_actions())
 
 
 def review_owner_choices(region: Region) -> list[User]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -41,6 +42,7 @@ from .serializers import (
     RootCauseSerializer,
     TimelineEventSerializer,
 )
+from .tasks import TaskAddSerializer, TaskSerializer
 
 # --- error responses of the schema ---------------------------------------------------
 
@@ -358,6 +360,57 @@ class RiskViewSet(
         risk = self.get_object()
         page = self.paginate_queryset(selectors.risk_timeline_oldest_first(risk))
         return self.get_paginated_response(TimelineEventSerializer(page, many=True).data)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The record's tasks, overdue first",
+        description=(
+            "Every task of the record, whatever its state or the record's: overdue first, "
+            "then the other open ones, then the done ones; each by due date."
+        ),
+        request=None,
+        responses={
+            200: TaskSerializer(many=True),
+            401: UNAUTHENTICATED,
+            404: OpenApiResponse(ErrorDetailSerializer, description="No such record or page."),
+        },
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Add a task to an open record",
+        description=(
+            "The account's CSM, their manager or an admin. A task needs a `title`, a "
+            "`due_date`, and an `owner` (an active user's id) or a `department`, or both."
+        ),
+        request=TaskAddSerializer,
+        responses={
+            201: TaskSerializer,
+            400: BAD_REQUEST,
+            401: UNAUTHENTICATED,
+            403: OpenApiResponse(
+                ErrorDetailSerializer,
+                description="Only the account's CSM, their manager or an admin add tasks.",
+            ),
+            404: NOT_FOUND,
+            409: OpenApiResponse(
+                ConflictSerializer, description="The record is closed; it takes no new tasks."
+            ),
+        },
+    )
+    # No filter backends: the risk filters are not the tasks' (as for the timeline).
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def tasks(self, request: Request, pk: str | None = None) -> Response:
+        risk = self.get_object()
+        if request.method == "GET":
+            tasks = selectors.ordered_tasks(
+                selectors.task_queryset().filter(risk=risk), timezone.localdate()
+            )
+            page = self.paginate_queryset(tasks)
+            return self.get_paginated_response(TaskSerializer(page, many=True).data)
+        body = TaskAddSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        task = services.task_add(user=request.user, risk=risk, **body.validated_data)
+        return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
 
 # --- escalations ------------------------------------------------------------------------------

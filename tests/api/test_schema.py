@@ -26,12 +26,28 @@ from schemathesis.checks import (
 from health.models import Measure
 from health.scoring import score_accounts
 from risks import services
-from risks.models import RootCause
+from risks.models import Playbook, RootCause, Task
 from tests import factories
 
 pytestmark = pytest.mark.django_db
 
 EXAMPLES_PER_OPERATION = 10
+
+# The playbooks and tasks API: the fuzz run below must reach each of these.
+NEW_TASK_OPERATIONS = {
+    "GET /api/v1/playbooks/",
+    "POST /api/v1/playbooks/",
+    "GET /api/v1/playbooks/{id}/",
+    "PUT /api/v1/playbooks/{id}/",
+    "PATCH /api/v1/playbooks/{id}/",
+    "DELETE /api/v1/playbooks/{id}/",
+    "GET /api/v1/playbooks/{id}/preview/",
+    "GET /api/v1/tasks/",
+    "GET /api/v1/tasks/{id}/",
+    "PATCH /api/v1/tasks/{id}/",
+    "GET /api/v1/risks/{id}/tasks/",
+    "POST /api/v1/risks/{id}/tasks/",
+}
 
 
 def test_schema_validates_without_warnings(tmp_path):
@@ -63,8 +79,16 @@ def test_schema_validates_without_warnings(tmp_path):
         "/api/v1/health-scores/",
         "/api/v1/health-scores/{id}/",
         "/api/v1/health-scores/compute/",
+        "/api/v1/risks/{id}/tasks/",
+        "/api/v1/tasks/",
+        "/api/v1/tasks/{id}/",
+        "/api/v1/playbooks/",
+        "/api/v1/playbooks/{id}/",
+        "/api/v1/playbooks/{id}/preview/",
     ):
         assert f"{path}:" in text, path
+    # Action items are tasks now: PATCH /tasks/{id}/ replaced them.
+    assert "/api/v1/action-items/" not in text
 
 
 def test_schema_and_docs_are_served_without_a_cdn(client):
@@ -89,12 +113,25 @@ def api_world():
     csm = factories.CsmFactory(username="fuzz-csm", manager=manager, region=region)
     admin = factories.AdminFactory(username="fuzz-admin", is_superuser=True)
     cause = RootCause.objects.get(code="low-usage")
+    # A playbook for the cause, so each record below gets tasks to list and mark.
+    services.playbook_save(
+        user=admin,
+        name="Usage rescue",
+        root_cause=cause,
+        steps=[
+            {"title": "Call the sponsor", "owner": "csm", "due_days": 2},
+            {"title": "Product review", "owner": "product", "due_days": 5},
+        ],
+    )
     for n in range(3):
         account = factories.AccountFactory(csm=csm, region=region, arr=Decimal("50000"))
         risk = services.risk_open(
             user=csm, account=account, primary_cause=cause, summary=f"s{n}", next_steps="n"
         )
         services.escalation_request(user=csm, risk=risk, reason="Help.")
+        services.task_add(
+            user=csm, risk=risk, title=f"t{n}", owner=csm, due_date=timezone.localdate()
+        )
         factories.ObservationFactory(
             account=account, measure=Measure.objects.get(code="nps"), value=Decimal("30")
         )
@@ -130,23 +167,75 @@ def _fuzz_every_operation(token: str) -> None:
     ]
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 30
+    labels = {operation.label for operation in operations}
+    assert labels >= NEW_TASK_OPERATIONS, NEW_TASK_OPERATIONS - labels
+    # The operations on existing playbooks and tasks first, before a generated
+    # DELETE can remove the playbook; each must have succeeded at least once.
+    for label, parameters, must_succeed in _pinned_parameters():
+        operation = next(operation for operation in operations if operation.label == label)
+        statuses = _check_examples(label, operation.as_strategy(**parameters), headers, checks)
+        if must_succeed:
+            assert any(200 <= code < 300 for code in statuses), (label, statuses)
     for operation in operations:
+        _check_examples(operation.label, operation.as_strategy(), headers, checks)
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def check(case):
-            case.call_and_validate(headers=headers, checks=checks)
 
-        try:
-            check()
-        except Exception as failure:
-            raise AssertionError(f"{operation.label}: {failure}") from failure
+def _check_examples(label: str, strategy, headers: dict[str, str], checks: list) -> set[int]:
+    """Run the generated requests of one strategy; the status codes they got."""
+    statuses: set[int] = set()
+
+    @given(case=strategy)
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def check(case):
+        statuses.add(case.call_and_validate(headers=headers, checks=checks).status_code)
+
+    try:
+        check()
+    except Exception as failure:
+        raise AssertionError(f"{label}: {failure}") from failure
+    return statuses
+
+
+def _pinned_parameters() -> list[tuple[str, dict, bool]]:
+    """Generated ids rarely name an object, so the playbook and task operations
+    also run on ones that exist (not DELETE: the others need the playbook):
+    (operation, fixed parameters, whether one of its requests must succeed).
+    Generated bodies of writes are mostly refused, so the writes also run
+    once with a valid body, whose answer is then checked against the schema."""
+    playbook = Playbook.objects.get()
+    task = Task.objects.select_related("risk").order_by("pk").first()
+    on_playbook = {"path_parameters": {"id": playbook.pk}}
+    on_task = {"path_parameters": {"id": task.pk}}
+    on_risk = {"path_parameters": {"id": task.risk_id}}
+    valid_playbook = {
+        "name": "Usage rescue",
+        "root_cause": "low-usage",
+        "steps": [{"title": "Call the sponsor", "owner": "manager", "due_days": 3}],
+    }
+    valid_task = {"title": "Send the plan", "department": "support", "due_date": "2030-01-31"}
+    return [
+        ("GET /api/v1/playbooks/{id}/", on_playbook, True),
+        ("PUT /api/v1/playbooks/{id}/", on_playbook, False),
+        ("PUT /api/v1/playbooks/{id}/", {**on_playbook, "body": valid_playbook}, True),
+        ("PATCH /api/v1/playbooks/{id}/", on_playbook, False),
+        ("PATCH /api/v1/playbooks/{id}/", {**on_playbook, "body": {"active": True}}, True),
+        (
+            "GET /api/v1/playbooks/{id}/preview/",
+            {**on_playbook, "query": {"account": task.risk.account_id}},
+            True,
+        ),
+        ("GET /api/v1/tasks/{id}/", on_task, True),
+        ("PATCH /api/v1/tasks/{id}/", on_task, True),
+        ("GET /api/v1/risks/{id}/tasks/", on_risk, True),
+        ("POST /api/v1/risks/{id}/tasks/", on_risk, False),
+        ("POST /api/v1/risks/{id}/tasks/", {**on_risk, "body": valid_task}, True),
+    ]
 
 
 def test_unknown_api_paths_answer_in_json(client):

@@ -317,6 +317,8 @@ SPECTACULAR_SETTINGS = {
         "RiskStatusEnum": "risks.models.RiskStatus",
         "EscalationStatusEnum": "risks.models.EscalationStatus",
         "TimelineKindEnum": "risks.models.TimelineKind",
+        "StepOwnerEnum": "risks.models.StepOwner",
+        "TaskSourceEnum": "risks.models.TaskSource",
         # accounts (an account's current band and every health score's band)
         "HealthBandEnum": "accounts.models.HealthBand",
     },

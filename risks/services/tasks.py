@@ -427,6 +427,10 @@ def playbook_save(
     description = _text(description, "description", DESCRIPTION_LIMIT, errors, required=False)
     if root_cause is None:
         errors["root_cause"] = ["Choose the root cause the play answers."]
+    elif not root_cause.active and (playbook is None or playbook.root_cause_id != root_cause.pk):
+        errors["root_cause"] = [
+            f"\u201c{root_cause.name}\u201d is no longer in use; choose an active cause."
+        ]
     built = _step_errors(steps, errors)
     if errors:
         raise InvalidInput(errors)

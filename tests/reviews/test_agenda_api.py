@@ -1,6 +1,8 @@
 """The agendas API (docs/api.md): list and detail with items, generate, the
-calendar invite, notes and action items of agenda items, marking actions done —
-with their permissions, errors and query counts."""
+calendar invite, notes and action items of agenda items (tasks of the record,
+shown with the tasks API's fields) — with their permissions, errors and query
+counts. Marking a task done is the tasks API's (``tasks/``); the old
+``action-items/`` endpoint is gone."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from reviews import scheduling, services
-from reviews.models import ActionItem, Agenda, AgendaItem, AgendaSection, ReviewNote
-from risks.models import TimelineEvent, TimelineKind
+from reviews.models import Agenda, AgendaItem, AgendaSection, ReviewNote
+from risks import services as risk_services
+from risks.models import Task, TaskSource, TimelineEvent, TimelineKind
 from tests import factories
 from tests.reviews.conftest import tier3_risk
 
@@ -74,14 +77,57 @@ def test_detail_shows_the_agenda_with_items_notes_and_actions(csm, reviewer, age
         "actions": [
             {
                 "id": action.pk,
-                "description": "Scope the fix",
+                "risk": risk.pk,
+                "title": "Scope the fix",
+                "description": "",
                 "owner": csm.pk,
                 "department": "product",
                 "due_date": "2030-01-31",
                 "done": False,
+                "done_at": None,
+                "done_by": None,
+                "overdue": False,
+                "record_closed": False,
+                "source": "review",
+                "step": None,
+                "agenda_item": item.pk,
+                "created_by": reviewer.pk,
+                "created_at": entry["actions"][0]["created_at"],
             }
         ],
     }
+    assert dt.datetime.fromisoformat(entry["actions"][0]["created_at"]) == action.created_at
+
+
+def test_an_items_actions_include_the_records_other_open_tasks(csm, manager, agenda, item, risk):
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    playbook_task = factories.TaskFactory(
+        risk=risk, title="From the playbook", source=TaskSource.PLAYBOOK, due_date=yesterday
+    )
+    done_by_hand = factories.TaskFactory(risk=risk, title="Done by hand")
+    risk_services.task_set_done(user=csm, task=done_by_hand, done=True)
+
+    [entry] = api(manager).get(f"{AGENDAS}{agenda.pk}/").json()["items"]
+
+    [shown] = entry["actions"]
+    assert (shown["id"], shown["title"], shown["source"]) == (
+        playbook_task.pk,
+        "From the playbook",
+        "playbook",
+    )
+    assert (shown["agenda_item"], shown["overdue"], shown["done"]) == (None, True, False)
+
+
+def test_an_action_marked_done_reads_done_with_who_and_when(csm, reviewer, agenda, item):
+    action = services.action_item_add(user=reviewer, item=item, description="Send", owner=csm)
+    risk_services.task_set_done(user=csm, task=action, done=True)
+
+    [entry] = api(reviewer).get(f"{AGENDAS}{agenda.pk}/").json()["items"]
+
+    [shown] = entry["actions"]
+    assert (shown["id"], shown["done"], shown["done_by"]) == (action.pk, True, csm.pk)
+    action.refresh_from_db()
+    assert dt.datetime.fromisoformat(shown["done_at"]) == action.done_at
 
 
 def test_list_filters_by_region_code_and_week_start(
@@ -132,8 +178,19 @@ def _fill_agenda(agenda: Agenda, risks, reviewer, manager) -> None:
         for n, risk in enumerate(risks)
     )
     ReviewNote.objects.bulk_create(ReviewNote(item=i, author=reviewer, text="n") for i in items)
-    ActionItem.objects.bulk_create(
-        ActionItem(item=i, description="a", owner=manager, created_by=reviewer) for i in items
+    # Done, so that each item shows its own task only (an open one would show
+    # on every item of its record).
+    Task.objects.bulk_create(
+        Task(
+            risk_id=i.risk_id,
+            agenda_item=i,
+            source=TaskSource.REVIEW,
+            title="a",
+            owner=manager,
+            created_by=reviewer,
+            done_at=timezone.now(),
+        )
+        for i in items
     )
 
 
@@ -316,7 +373,7 @@ def test_who_may_add_notes_and_actions(request, item, role_fixture, expected):
     assert action.status_code == expected
     written = expected == 201
     assert ReviewNote.objects.exists() is written
-    assert ActionItem.objects.exists() is written
+    assert Task.objects.exists() is written
 
 
 def test_note_is_returned_and_on_the_timeline(reviewer, item):
@@ -341,15 +398,39 @@ def test_action_is_returned_and_on_the_timeline(reviewer, csm, item):
     )
     assert response.status_code == 201
     body = response.json()
+    task = Task.objects.get()
     assert body == {
-        "id": body["id"],
-        "description": "Scope it",
+        "id": task.pk,
+        "risk": item.risk_id,
+        "title": "Scope it",
+        "description": "",
         "owner": csm.pk,
         "department": "support",
         "due_date": "2030-02-01",
         "done": False,
+        "done_at": None,
+        "done_by": None,
+        "overdue": False,
+        "record_closed": False,
+        "source": "review",
+        "step": None,
+        "agenda_item": item.pk,
+        "created_by": reviewer.pk,
+        "created_at": body["created_at"],
     }
-    assert TimelineEvent.objects.filter(risk=item.risk, kind=TimelineKind.ACTION_ADDED).exists()
+    event = TimelineEvent.objects.get(risk=item.risk, kind=TimelineKind.ACTION_ADDED)
+    assert event.data["task"] == task.pk
+
+
+def test_a_multi_line_action_is_titled_by_its_first_line(reviewer, item):
+    text = "Scope the export fix.\nProduct names a date by Friday."
+    response = api(reviewer).post(actions_url(item), {"description": text})
+
+    assert response.status_code == 201
+    assert (response.json()["title"], response.json()["description"]) == (
+        "Scope the export fix.",
+        text,
+    )
 
 
 def test_note_and_action_errors(reviewer, item):
@@ -368,52 +449,20 @@ def test_note_and_action_errors(reviewer, item):
     assert client.post("/api/v1/agenda-items/999999/notes/", {"text": "x"}).status_code == 404
     assert api().post(notes_url(item), {"text": "x"}).status_code == 401
     assert client.get(notes_url(item)).status_code == 405
-    assert not ReviewNote.objects.exists() and not ActionItem.objects.exists()
+    assert not ReviewNote.objects.exists() and not Task.objects.exists()
 
 
 # --- marking an action done ------------------------------------------------------------------
 
 
-@pytest.fixture
-def action(reviewer, csm, item) -> ActionItem:
-    return services.action_item_add(user=reviewer, item=item, description="Send", owner=csm)
+def test_the_old_action_items_endpoint_is_gone(csm, reviewer, item):
+    action = services.action_item_add(user=reviewer, item=item, description="Send", owner=csm)
 
+    response = api(csm).patch(f"/api/v1/action-items/{action.pk}/", {"done": True})
 
-def action_url(action: ActionItem) -> str:
-    return f"/api/v1/action-items/{action.pk}/"
-
-
-@pytest.mark.parametrize(
-    ("role_fixture", "expected"),
-    [
-        ("csm", 200),  # the owner
-        ("reviewer", 200),
-        ("manager", 200),
-        ("admin_user", 200),
-        ("other_csm", 403),
-        ("other_reviewer", 403),
-    ],
-)
-def test_who_may_mark_an_action_done(request, action, role_fixture, expected):
-    response = api(request.getfixturevalue(role_fixture)).patch(action_url(action), {"done": True})
-    assert response.status_code == expected
+    assert response.status_code == 404
     action.refresh_from_db()
-    assert action.done is (expected == 200)
-    if expected == 200:
-        assert response.json()["done"] is True
-
-
-def test_marking_done_errors(csm, action):
-    client = api(csm)
-    assert client.patch(action_url(action), {}).status_code == 400
-    assert client.patch(action_url(action), {"done": "perhaps"}).status_code == 400
-    assert client.put(action_url(action), {"done": True}).status_code == 405
-    assert client.get(action_url(action)).status_code == 405
-    assert client.delete(action_url(action)).status_code == 405
-    assert client.patch("/api/v1/action-items/999999/", {"done": True}).status_code == 404
-    assert api().patch(action_url(action), {"done": True}).status_code == 401
-    reopened = client.patch(action_url(action), {"done": False})
-    assert reopened.status_code == 200 and reopened.json()["done"] is False
+    assert action.done_at is None
 
 
 def test_the_invite_is_served_at_the_path_design_md_names(client, admin_user, other_region):

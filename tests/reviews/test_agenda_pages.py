@@ -1,6 +1,7 @@
 """The weekly review pages: the agenda of a region and week, notes and action
-items in place (plain form posts and htmx), the "generate now" button, the
-calendar invite and the action items across agendas."""
+items (tasks of the record) in place (plain form posts and htmx), marking them
+done from the item's block, the "generate now" button, the calendar invite, and
+the old page of action items across agendas, which now leads to the task list."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reviews import scheduling, services, views
-from reviews.models import ActionItem, Agenda, AgendaItem, AgendaSection, ReviewNote
-from risks.models import RiskStatus, TimelineEvent, TimelineKind
+from reviews.models import Agenda, AgendaItem, AgendaSection, ReviewNote
+from risks.models import RiskStatus, Task, TaskSource, TimelineEvent, TimelineKind
 from tests import factories
 from tests.reviews.conftest import tier3_risk
 
@@ -186,7 +187,7 @@ def test_reviewer_of_another_region_reads_without_forms_and_is_refused_on_post(
         reverse("reviews:action", args=[item.pk]), {f"item-{item.pk}-action-description": "Do"}
     )
     assert response.status_code == 403
-    assert not ReviewNote.objects.exists() and not ActionItem.objects.exists()
+    assert not ReviewNote.objects.exists() and not Task.objects.exists()
 
 
 def test_a_day_other_than_monday_redirects_to_its_week(client, csm, region, week):
@@ -348,15 +349,18 @@ def test_manager_of_the_region_adds_an_action_item(client, manager, csm, agenda,
         },
     )
     assert response.status_code == 302
-    action = ActionItem.objects.get()
-    assert (action.item, action.owner, action.department, action.due_date, action.done) == (
-        item,
+    action = Task.objects.get()
+    assert (action.agenda_item, action.risk, action.source) == (item, item.risk, TaskSource.REVIEW)
+    assert (action.title, action.owner, action.department, action.due_date, action.done_at) == (
+        "Product to scope the export fix.",
         csm,
         "product",
         due,
-        False,
+        None,
     )
     assert TimelineEvent.objects.filter(risk=item.risk, kind=TimelineKind.ACTION_ADDED).exists()
+    page = client.get(response["Location"]).content.decode()
+    assert "Product to scope the export fix." in page
 
 
 def test_action_item_with_htmx_and_field_errors(client, reviewer, item):
@@ -371,11 +375,26 @@ def test_action_item_with_htmx_and_field_errors(client, reviewer, item):
         url, {f"{prefix}-description": "x", f"{prefix}-owner": outsider.pk}, **htmx_to(item)
     )
     assert "Select a valid choice" in refused.content.decode()
-    assert not ActionItem.objects.exists()
+    assert not Task.objects.exists()
     added = client.post(url, {f"{prefix}-description": "Call the sponsor"}, **htmx_to(item))
     assert added.status_code == 200
     assert "Call the sponsor" in added.content.decode()
-    assert ActionItem.objects.get().owner is None
+    assert Task.objects.get().owner is None
+
+
+def test_a_multi_line_action_shows_its_title_and_its_whole_text(client, reviewer, item):
+    client.force_login(reviewer)
+    prefix = f"item-{item.pk}-action"
+    text = "Call the sponsor\nAsk about the budget freeze."
+    added = client.post(
+        reverse("reviews:action", args=[item.pk]),
+        {f"{prefix}-description": text},
+        **htmx_to(item),
+    )
+    html = added.content.decode()
+    assert '<span class="action-text">Call the sponsor<span' in html
+    assert "Ask about the budget freeze." in html
+    assert (Task.objects.get().title, Task.objects.get().description) == ("Call the sponsor", text)
 
 
 def test_notes_are_allowed_after_the_meeting(client, reviewer, item):
@@ -391,51 +410,124 @@ def test_notes_are_allowed_after_the_meeting(client, reviewer, item):
 
 
 @pytest.fixture
-def action(item, reviewer, csm) -> ActionItem:
+def action(item, reviewer, csm) -> Task:
     return services.action_item_add(
         user=reviewer, item=item, description="Send the plan", owner=csm
     )
 
 
-def test_reviewer_marks_an_action_done_and_reopens_it(client, reviewer, action):
+def done_url(task: Task) -> str:
+    return reverse("reviews:action_done", args=[task.pk])
+
+
+def test_reviewer_marks_an_action_done_and_reopens_it(client, reviewer, item, action):
     client.force_login(reviewer)
-    url = reverse("reviews:action_done", args=[action.pk])
-    response = client.post(url, {"done": "1"})
+    response = client.post(done_url(action), {"item": item.pk, "done": "1"})
     assert response.status_code == 302
-    assert response["Location"].endswith(f"#item-{action.item_id}")
+    assert response["Location"].endswith(f"#item-{item.pk}")
+    assert "Task \u201cSend the plan\u201d marked done." in flash(response)
     action.refresh_from_db()
-    assert action.done and action.done_at is not None
-    swapped = client.post(url, {"done": "0"}, **htmx_to(action.item))
+    assert action.done_at is not None and action.done_by == reviewer
+    swapped = client.post(done_url(action), {"item": item.pk, "done": "0"}, **htmx_to(item))
     assert swapped.status_code == 200
-    assert "Mark done" in swapped.content.decode()
+    html = swapped.content.decode()
+    assert html.lstrip().startswith(f'<div class="item-work" id="item-{item.pk}-work">')
+    assert "Mark done" in html and "marked open again" in html
     action.refresh_from_db()
-    assert not action.done
+    assert action.done_at is None
+    assert list(
+        item.risk.events.filter(kind__in=[TimelineKind.TASK_DONE, TimelineKind.TASK_REOPENED])
+        .order_by("at", "id")
+        .values_list("kind", flat=True)
+    ) == [TimelineKind.TASK_DONE, TimelineKind.TASK_REOPENED]
 
 
 def test_the_owner_may_mark_their_action_done_but_another_csm_may_not(
-    client, csm, other_csm, action
+    client, csm, other_csm, item, action
 ):
     client.force_login(other_csm)
-    refused = client.post(reverse("reviews:action_done", args=[action.pk]), {"done": "1"})
+    refused = client.post(done_url(action), {"item": item.pk, "done": "1"})
     assert refused.status_code == 403
     action.refresh_from_db()
-    assert not action.done
+    assert action.done_at is None
     client.force_login(csm)
-    page = client.get(agenda_url(action.item.agenda.region, action.item.agenda.week_start))
+    page = client.get(agenda_url(item.agenda.region, item.agenda.week_start))
     html = page.content.decode()
     assert "Mark done" in html and "Add a note" not in html
-    client.post(reverse("reviews:action_done", args=[action.pk]), {"done": "1"})
+    client.post(done_url(action), {"item": item.pk, "done": "1"})
     action.refresh_from_db()
-    assert action.done
+    assert action.done_by == csm
 
 
-def test_done_redirects_to_a_safe_next_only(client, reviewer, action):
+def test_marking_done_needs_an_item_of_the_tasks_record(
+    client, reviewer, region, low_usage, item, action
+):
     client.force_login(reviewer)
-    url = reverse("reviews:action_done", args=[action.pk])
-    response = client.post(url, {"done": "1", "next": "/reviews/actions/?state=all"})
-    assert response["Location"] == "/reviews/actions/?state=all"
-    response = client.post(url, {"done": "0", "next": "https://evil.example/"})
-    assert response["Location"].endswith(f"#item-{action.item_id}")
+    other_item = AgendaItem.objects.create(
+        agenda=item.agenda,
+        risk=tier3_risk(factories.AccountFactory(region=region), low_usage),
+        section=AgendaSection.NEW,
+        position=2,
+    )
+    for posted in ({}, {"item": ""}, {"item": "x"}, {"item": "999999"}, {"item": other_item.pk}):
+        response = client.post(done_url(action), {**posted, "done": "1"})
+        assert response.status_code == 404, posted
+    assert (
+        client.post(reverse("reviews:action_done", args=[999999]), {"item": item.pk}).status_code
+        == 404
+    )
+    action.refresh_from_db()
+    assert action.done_at is None
+
+
+def test_an_earlier_reviews_open_action_is_marked_from_the_later_item(
+    client, reviewer, manager, item, action, week
+):
+    later_agenda = services.agenda_generate(
+        region=item.agenda.region, week_start=week + dt.timedelta(days=7), user=manager
+    )
+    later = later_agenda.items.get()
+    assert later.risk_id == item.risk_id
+    client.force_login(reviewer)
+    page = client.get(agenda_url(later_agenda.region, later_agenda.week_start)).content.decode()
+    row = re.search(r"<li[^>]*>(?:(?!</li>).)*Send the plan.*?</li>", page, re.S).group(0)
+    assert "Weekly review" in row  # agreed on another item: its source is named
+
+    swapped = client.post(done_url(action), {"item": later.pk, "done": "1"}, **htmx_to(later))
+
+    assert swapped.status_code == 200
+    assert f'id="item-{later.pk}-work"' in swapped.content.decode()
+    action.refresh_from_db()
+    assert action.done_at is not None
+    # Done, it stays on the item that agreed it and leaves the later one.
+    later_page = client.get(agenda_url(later_agenda.region, later_agenda.week_start))
+    assert "Send the plan" not in later_page.content.decode()
+    earlier_page = client.get(agenda_url(item.agenda.region, item.agenda.week_start))
+    assert "Send the plan" in earlier_page.content.decode()
+
+
+def test_the_agenda_shows_the_records_playbook_tasks_to_mark(client, csm, agenda, item, risk):
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    late = factories.TaskFactory(
+        risk=risk, title="Run the adoption workshop", source=TaskSource.PLAYBOOK, due_date=yesterday
+    )
+    client.force_login(csm)
+    html = client.get(agenda_url(agenda.region, agenda.week_start)).content.decode()
+    row = re.search(r'<li class="overdue-row">.*?</li>', html, re.S).group(0)
+    assert "Run the adoption workshop" in row and "Overdue" in row and "Playbook" in row
+    assert done_url(late) in row and "Mark done" in row
+
+
+def test_done_redirects_to_a_safe_next_only(client, reviewer, item, action):
+    client.force_login(reviewer)
+    response = client.post(
+        done_url(action), {"item": item.pk, "done": "1", "next": "/tasks/?source=review"}
+    )
+    assert response["Location"] == "/tasks/?source=review"
+    response = client.post(
+        done_url(action), {"item": item.pk, "done": "0", "next": "https://evil.example/"}
+    )
+    assert response["Location"].endswith(f"#item-{item.pk}")
 
 
 # --- the calendar invite ------------------------------------------------------------------
@@ -492,125 +584,19 @@ def test_agenda_page_costs_the_same_queries_for_2_and_12_items(
 # --- the action items across agendas ---------------------------------------------------------
 
 
-@pytest.fixture
-def actions_world(
-    region, other_region, other_region_manager, manager, reviewer, csm, low_usage, week
-):
-    """Open, done and overdue actions in two regions."""
-    tier3_risk(factories.AccountFactory(region=region, name="Alpha"), low_usage)
-    agenda = services.agenda_generate(region=region, week_start=week, user=manager)
-    item = agenda.items.get()
-    today = timezone.localdate()
-    late = services.action_item_add(
-        user=reviewer,
-        item=item,
-        description="Late thing",
-        owner=csm,
-        department="finance",
-        due_date=today - dt.timedelta(days=3),
-    )
-    soon = services.action_item_add(
-        user=reviewer,
-        item=item,
-        description="Soon thing",
-        owner=manager,
-        department="product",
-        due_date=today + dt.timedelta(days=3),
-    )
-    done = services.action_item_add(user=reviewer, item=item, description="Done thing")
-    services.action_item_set_done(user=reviewer, action=done, done=True)
-    na_csm = factories.CsmFactory(
-        username="nina", region=other_region, manager=other_region_manager
-    )
-    tier3_risk(factories.AccountFactory(region=other_region, csm=na_csm, name="Beta"), low_usage)
-    na_week = scheduling.next_meeting(other_region, timezone.now())[0] + dt.timedelta(days=7)
-    na_agenda = services.agenda_generate(
-        region=other_region, week_start=na_week, user=other_region_manager
-    )
-    na = services.action_item_add(
-        user=other_region_manager, item=na_agenda.items.get(), description="NA thing", owner=na_csm
-    )
-    return {"late": late, "soon": soon, "done": done, "na": na}
-
-
-def _descriptions(response) -> list[str]:
-    html = response.content.decode()
-    return [d for d in ("Late thing", "Soon thing", "Done thing", "NA thing") if d in html]
-
-
-def test_action_list_shows_open_actions_soonest_due_first_with_overdue_marked(
-    client, csm, actions_world
-):
+@pytest.mark.parametrize("query", [{}, {"state": "all", "region": "NA"}])
+def test_the_old_action_list_leads_to_the_review_tasks_of_the_task_list(client, csm, query):
     client.force_login(csm)
+
+    response = client.get(reverse("reviews:actions"), query)
+
+    assert response.status_code == 302
+    assert response["Location"] == "/tasks/?source=review&scope=all"
+    assert reverse("reviews:actions") == "/reviews/actions/"
+
+
+def test_the_old_action_list_still_asks_to_sign_in(client):
     response = client.get(reverse("reviews:actions"))
-    assert response.status_code == 200
-    html = response.content.decode()
-    assert _descriptions(response) == ["Late thing", "Soon thing", "NA thing"]
-    assert html.index("Late thing") < html.index("Soon thing") < html.index("NA thing")
-    # Overdue: colour (row class) and text.
-    late_row = re.search(r'<tr class="overdue-row">.*?</tr>', html, re.S).group(0)
-    assert "Late thing" in late_row and "Overdue" in late_row
-    assert reverse("risks:detail", args=[actions_world["late"].item.risk_id]) in html
-    # The owner (csm) may mark their own action; not the NA one.
-    assert html.count("Mark done") == 1
 
-
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ({"region": "NA"}, ["NA thing"]),
-        ({"region": "EMEA", "state": "all"}, ["Late thing", "Soon thing", "Done thing"]),
-        ({"state": "done"}, ["Done thing"]),
-        ({"department": "product"}, ["Soon thing"]),
-        ({"overdue": "on"}, ["Late thing"]),
-    ],
-)
-def test_action_list_filters(client, csm, actions_world, query, expected):
-    client.force_login(csm)
-    assert _descriptions(client.get(reverse("reviews:actions"), query)) == expected
-
-
-def test_action_list_filters_by_owner(client, csm, actions_world):
-    client.force_login(csm)
-    response = client.get(reverse("reviews:actions"), {"owner": csm.pk})
-    assert _descriptions(response) == ["Late thing"]
-
-
-def test_action_list_refuses_an_invalid_filter_without_guessing(client, csm, actions_world):
-    client.force_login(csm)
-    response = client.get(reverse("reviews:actions"), {"region": "NOPE"})
-    assert response.status_code == 200
-    assert _descriptions(response) == []
-    assert "Some filters are not valid" in response.content.decode()
-
-
-def test_marking_done_from_the_action_list_returns_to_it(client, csm, actions_world):
-    client.force_login(csm)
-    late = actions_world["late"]
-    response = client.post(
-        reverse("reviews:action_done", args=[late.pk]),
-        {"done": "1", "next": reverse("reviews:actions") + "?state=all"},
-    )
-    assert response["Location"] == reverse("reviews:actions") + "?state=all"
-    late.refresh_from_db()
-    assert late.done
-
-
-def test_action_list_paginates_and_costs_the_same_queries_for_5_and_60_rows(
-    client, reviewer, item, csm
-):
-    client.force_login(reviewer)
-    counts = []
-    for total in (5, 60):
-        while ActionItem.objects.count() < total:
-            services.action_item_add(
-                user=reviewer, item=item, description="Do it", owner=csm, due_date=None
-            )
-        with CaptureQueriesContext(connection) as captured:
-            response = client.get(reverse("reviews:actions"))
-        assert response.status_code == 200
-        counts.append(len(captured))
-    assert counts[0] == counts[1], counts
-    html = response.content.decode()
-    assert "Page 1 of 2" in html and "60 in all" in html
-    assert client.get(reverse("reviews:actions"), {"page": 2}).status_code == 200
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=")

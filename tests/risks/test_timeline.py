@@ -14,7 +14,7 @@ from accounts.models import Department
 from reviews import services as review_services
 from reviews.models import Agenda, AgendaItem, AgendaSection
 from risks import selectors, services
-from risks.models import TimelineEvent, TimelineKind
+from risks.models import Task, TimelineEvent, TimelineKind
 from risks.timeline import Link, timeline_entries
 from tests import factories
 
@@ -56,7 +56,7 @@ def test_review_note_names_and_links_its_agenda(item, reviewer):
 
 
 def test_action_item_shows_owner_department_and_due_date_by_name(item, reviewer, csm):
-    review_services.action_item_add(
+    task = review_services.action_item_add(
         user=reviewer,
         item=item,
         description="Send the remediation plan.",
@@ -73,6 +73,37 @@ def test_action_item_shows_owner_department_and_due_date_by_name(item, reviewer,
         ("Department", "Product"),
         ("Due", "9 Dec 2026"),
     ]
+    # The action is a task of the record now; the event names it.
+    assert entry.event.data["task"] == task.pk
+    assert Task.objects.get(pk=task.pk).agenda_item == item
+
+
+def test_an_action_item_event_from_before_tasks_reads_the_same(item, reviewer, csm):
+    """Events written before action items became tasks name the ``action``
+    (now the task with the same id); they read as before."""
+    services.timeline_add(
+        risk=item.risk,
+        kind=TimelineKind.ACTION_ADDED,
+        actor=reviewer,
+        at=timezone.now(),
+        text="Send the remediation plan.",
+        data={
+            "agenda": item.agenda.pk,
+            "item": item.pk,
+            "region": "EMEA",
+            "week_start": "2026-11-30",
+            "action": 41,
+            "owner": csm.pk,
+            "department": "finance",
+            "due_date": "2026-12-09",
+        },
+    )
+
+    entry = _entry(item.risk, TimelineKind.ACTION_ADDED)
+
+    assert entry.headline == "From the cross-functional review"
+    assert entry.link.text == "EMEA review, week of 30 Nov 2026"
+    assert entry.details == [("Owner", str(csm)), ("Department", "Finance"), ("Due", "9 Dec 2026")]
 
 
 def test_the_detail_page_shows_names_not_ids(client, item, reviewer, csm):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Department, Segment
 from core.exceptions import Conflict, InvalidInput, NotAllowed
-from risks import services
+from risks import selectors, services
 from risks.models import (
     Playbook,
     PlaybookStep,
@@ -887,3 +887,142 @@ def test_deleting_a_playbook_keeps_the_tasks_it_gave(clock, admin_user, csm, acc
         ("Two", None),
     ]
     assert risk.events.filter(kind=TimelineKind.PLAYBOOK_STARTED).count() == 1
+
+
+def test_a_retired_cause_takes_no_new_playbook_but_keeps_its_own(admin_user, low_usage):
+    kept = save(admin_user, low_usage, name="Kept")
+    low_usage.active = False
+    low_usage.save(update_fields=["active"])
+
+    with pytest.raises(InvalidInput) as refused:
+        save(admin_user, low_usage, name="New", active=False)
+
+    assert refused.value.errors == {
+        "root_cause": [f"\u201c{low_usage.name}\u201d is no longer in use; choose an active cause."]
+    }
+    assert save(admin_user, low_usage, playbook=kept, name="Kept, renamed").name == "Kept, renamed"
+    assert Playbook.objects.count() == 1
+
+
+# --- reading tasks -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def task_world(region, other_region, csm, manager, other_csm, low_usage):
+    """Tasks of two open records and a closed one, mine and others', on a Wednesday."""
+    today = dt.date(2026, 3, 11)
+    mine = factories.RiskRecordFactory(account=factories.AccountFactory(csm=csm, region=region))
+    theirs = factories.RiskRecordFactory(
+        account=factories.AccountFactory(csm=other_csm, region=region)
+    )
+    na_csm = factories.CsmFactory(username="nina", region=other_region)
+    na = factories.RiskRecordFactory(
+        account=factories.AccountFactory(csm=na_csm, region=other_region)
+    )
+    closed = factories.RiskRecordFactory(
+        account=factories.AccountFactory(csm=csm, region=region),
+        status=RiskStatus.SAVED,
+        closed_by=csm,
+        closed_at=FRIDAY,
+        arr_retained=0,
+        outcome_note="Renewed.",
+    )
+
+    def make(title, risk, due, *, owner=None, department="", done=False, source="manual"):
+        return factories.TaskFactory(
+            risk=risk,
+            title=title,
+            owner=owner,
+            department=department,
+            due_date=due,
+            done_at=FRIDAY if done else None,
+            source=source,
+            created_by=csm,
+        )
+
+    make("Mine late", mine, today - dt.timedelta(days=2), owner=csm)
+    make("Mine later", mine, today + dt.timedelta(days=5), owner=csm, source="playbook")
+    make("Mine undated", mine, None, owner=csm)
+    make("Mine soon", mine, today, owner=csm, source="review")
+    make("Mine done", mine, today - dt.timedelta(days=9), owner=csm, done=True)
+    make("Mine on a closed record", closed, today - dt.timedelta(days=1), owner=csm)
+    make("Theirs late", theirs, today - dt.timedelta(days=1), owner=other_csm)
+    make("Product here", theirs, today - dt.timedelta(days=3), department="product")
+    make("Product with owner", theirs, today, owner=manager, department="product")
+    make("Product in NA", na, today, department="product")
+    make("Support here", mine, today, department="support")
+    return today
+
+
+def titles(tasks) -> list[str]:
+    return [task.title for task in tasks]
+
+
+def test_my_tasks_are_overdue_first_then_by_due_date_then_done(csm, task_world):
+    today = task_world
+
+    assert titles(selectors.task_list(user=csm, today=today)) == [
+        "Mine late",
+        "Mine soon",
+        "Mine later",
+        "Mine undated",
+    ]
+    assert titles(selectors.task_list(user=csm, state="all", today=today)) == [
+        "Mine late",
+        "Mine soon",
+        "Mine later",
+        "Mine undated",
+        "Mine done",
+    ]
+    assert titles(selectors.task_list(user=csm, state="done", today=today)) == ["Mine done"]
+    assert titles(
+        selectors.task_list(user=csm, include_closed=True, overdue=True, today=today)
+    ) == ["Mine late", "Mine on a closed record"]
+
+
+def test_a_reviewers_tasks_are_their_departments_unowned_ones_in_their_region(region, task_world):
+    pia = factories.ReviewerFactory(username="pia", region=region, department="product")
+
+    assert titles(selectors.task_list(user=pia, today=task_world)) == ["Product here"]
+
+
+def test_task_filters_by_source_owner_department_and_due_day(csm, manager, task_world):
+    today = task_world
+
+    assert titles(selectors.task_list(source="review", today=today)) == ["Mine soon"]
+    assert titles(selectors.task_list(owner=manager, today=today)) == ["Product with owner"]
+    assert titles(selectors.task_list(department="product", today=today)) == [
+        "Product here",
+        "Product with owner",
+        "Product in NA",
+    ]
+    assert titles(selectors.task_list(user=csm, due_before=today, today=today)) == [
+        "Mine late",
+        "Mine soon",
+    ]
+
+
+def test_a_managers_team_overdue_count_counts_open_records_only(manager, other_manager, task_world):
+    # Mine late (the team's CSM), and the product task on other_csm's record is
+    # not the team's; the closed record's late task does not count.
+    assert selectors.team_overdue_task_count(manager, today=task_world) == 1
+    # other_manager's team: Theirs late and Product here.
+    assert selectors.team_overdue_task_count(other_manager, today=task_world) == 2
+
+
+def test_a_records_tasks_read_in_one_query(csm, task_world, django_assert_num_queries):
+    risk = Task.objects.get(title="Mine late").risk
+
+    with django_assert_num_queries(1):
+        tasks = selectors.risk_tasks(risk, today=task_world)
+        owners = [task.owner for task in tasks]
+
+    assert titles(tasks) == [
+        "Mine late",
+        "Mine soon",
+        "Support here",
+        "Mine later",
+        "Mine undated",
+        "Mine done",
+    ]
+    assert owners[:2] == [csm, csm]

@@ -11,6 +11,10 @@ through ``risks.services`` (which stamps ``now()``). :class:`_RiskPlan` replays
 each record's story step by step with the same state changes and the same
 timeline ``kind`` and ``data`` keys as the services, so the result is what the
 services would have written had the events happened on those dates.
+
+The demo's playbooks (``demo.playbooks``) are written first, so every record
+gets the tasks of its cause's play as ``risk_open`` would have given them, in
+a state that fits its story.
 """
 
 from __future__ import annotations
@@ -35,15 +39,19 @@ from reviews.services import agenda_generate
 from risks.models import (
     Escalation,
     EscalationStatus,
+    Playbook,
     RiskRecord,
     RiskStatus,
     RootCause,
+    Task,
     Tier,
     TimelineEvent,
     TimelineKind,
 )
+from risks.services.tasks import local_date
 
 from . import health as demo_health
+from . import playbooks as demo_playbooks
 from .content import (
     APPROVAL_NOTES,
     CAUSE_WEIGHTS,
@@ -68,6 +76,8 @@ from .content import (
 )
 
 SEED = 20250601
+# The tasks' story draws from its own seed, so the records stay as they were.
+TASK_SEED = 20250603
 DEMO_PASSWORD = "demo"
 EXTERNAL_ID_PREFIX = "DEMO-"
 ACCOUNT_COUNT = 150
@@ -228,6 +238,7 @@ class _RiskPlan:
     outcome_note: str = ""
     retained_share: Decimal | None = None
     version: int = 1
+    task_seed: int = 0  # the seed of its tasks' story (demo.playbooks)
     escalations: list[_EscalationPlan] = field(default_factory=list)
     events: list[_EventPlan] = field(default_factory=list)
 
@@ -552,6 +563,10 @@ class SeedReport:
             f"{p['accounts_with_risks']} demo accounts already had records and were left alone.",
             f"Escalations: {c['escalations']} created "
             f"({c['pending_escalations']} pending a manager's decision).",
+            f"Playbooks: {c['playbooks']} created, {p['playbooks']} already present "
+            "(one per default root cause, two segments' own).",
+            f"Tasks: {c['tasks']} created from the playbooks ({c['tasks_done']} done, "
+            f"{c['tasks_overdue']} overdue on open records).",
             f"Timeline events: {c['timeline_events']} created.",
             f"Review agendas: {c['agendas']} created, {p['agendas']} already present "
             "(each region's next weekly review).",
@@ -577,13 +592,18 @@ def seed_demo(*, now: dt.datetime | None = None) -> SeedReport:
     risk_plans = _plan_risks(
         rng, [i for i in range(ACCOUNT_COUNT) if account_plans[i].csm == "csm"], now
     )
+    task_rng = random.Random(TASK_SEED)
+    for plan in risk_plans:
+        plan.task_seed = task_rng.getrandbits(32)
 
     report = SeedReport()
     with transaction.atomic():
         regions = _ensure_regions(report)
         users = _ensure_users(people, regions, report)
         accounts = _ensure_accounts(account_plans, regions, users, report)
-        _write_risks(risk_plans, accounts, users["admin"], report)
+        # Before the records: each record gets its play's tasks as it is written.
+        _ensure_playbooks(users["admin"], report)
+        _write_risks(risk_plans, accounts, users, now, report)
         _ensure_health(account_plans, accounts, risk_plans, timezone.localdate(now), report)
         _ensure_next_agendas(regions, now, report)
     return report
@@ -632,6 +652,12 @@ def _ensure_next_agendas(regions: dict[str, Region], now: dt.datetime, report: S
             continue
         agenda_generate(region=region, week_start=week_start, now=now)
         report.created["agendas"] += 1
+
+
+def _ensure_playbooks(admin: User, report: SeedReport) -> None:
+    created, present = demo_playbooks.ensure_playbooks(admin)
+    report.created["playbooks"] += created
+    report.present["playbooks"] += present
 
 
 def _ensure_regions(report: SeedReport) -> dict[str, Region]:
@@ -712,7 +738,9 @@ def _ensure_accounts(
     report.created["accounts"] += len(plans) - len(existing)
     by_id = {
         account.external_id: account
-        for account in Account.objects.filter(external_id__in=ids).select_related("csm__manager")
+        for account in Account.objects.filter(external_id__in=ids).select_related(
+            "csm__manager", "region", "segment"
+        )
     }
     return [by_id[external_id] for external_id in ids]
 
@@ -722,8 +750,13 @@ def _share(amount: Decimal, share: Decimal) -> Decimal:
 
 
 def _write_risks(
-    plans: list[_RiskPlan], accounts: list[Account], admin: User, report: SeedReport
+    plans: list[_RiskPlan],
+    accounts: list[Account],
+    users: dict[str, User],
+    now: dt.datetime,
+    report: SeedReport,
 ) -> None:
+    admin = users["admin"]
     causes = {cause.code: cause for cause in RootCause.objects.filter(code__in=CAUSES)}
     missing = sorted(set(CAUSES) - set(causes))
     if missing:
@@ -803,9 +836,23 @@ def _write_risks(
         )
     Escalation.objects.bulk_create(item for items in escalations for item in items)
 
+    # Each record's play, as risk_open gives it at the opening, and its tasks.
+    cache = demo_playbooks.PlaybookCache()
+    reviewers = demo_playbooks.department_reviewers(users)
+    plays = [
+        demo_playbooks.record_tasks(
+            record=record, playbooks=cache, reviewers=reviewers, seed=plan.task_seed, now=now
+        )
+        for plan, record in zip(todo, records, strict=True)
+    ]
+    Task.objects.bulk_create(task for _, tasks in plays for task in tasks)
+
     events = []
-    for plan, record, record_escalations in zip(todo, records, escalations, strict=True):
+    for plan, record, record_escalations, (playbook, tasks) in zip(
+        todo, records, escalations, plays, strict=True
+    ):
         people = actors(record.account)
+        record_events = []
         for event in plan.events:
             data = dict(event.data)
             if event.kind == TimelineKind.OPENED:
@@ -821,7 +868,7 @@ def _write_risks(
                     data["to_tier"] = escalation.to_tier
                 if event.kind == TimelineKind.ESCALATION_APPROVED:
                     data["self_approved"] = escalation.requested_by_id == escalation.decided_by_id
-            events.append(
+            record_events.append(
                 TimelineEvent(
                     risk=record,
                     kind=event.kind,
@@ -831,6 +878,9 @@ def _write_risks(
                     data=data,
                 )
             )
+        record_events[1:1] = _playbook_events(record, playbook, tasks)
+        # Stable: at one moment the events keep their order (opened, then the play).
+        events += sorted(record_events, key=lambda event: event.at)
     TimelineEvent.objects.bulk_create(events)
 
     report.created["risk_records"] += len(records)
@@ -842,3 +892,43 @@ def _write_risks(
         item.status == EscalationStatus.PENDING for item in flat
     )
     report.created["timeline_events"] += len(events)
+    all_tasks = [task for _, tasks in plays for task in tasks]
+    report.created["tasks"] += len(all_tasks)
+    report.created["tasks_done"] += sum(task.done_at is not None for task in all_tasks)
+    report.created["tasks_overdue"] += sum(
+        task.done_at is None
+        and task.risk.status == RiskStatus.OPEN
+        and task.due_date < local_date(task.risk.account, now)
+        for task in all_tasks
+    )
+
+
+def _playbook_events(
+    record: RiskRecord, playbook: Playbook | None, tasks: list[Task]
+) -> list[TimelineEvent]:
+    """The events apply_playbook and task_set_done write: the play started at
+    the opening, by the opener, then each task done, by who did it."""
+    if playbook is None or not tasks:
+        return []
+    count = len(tasks)
+    started = TimelineEvent(
+        risk=record,
+        kind=TimelineKind.PLAYBOOK_STARTED,
+        actor=record.opened_by,
+        at=record.opened_at,
+        text=f"{playbook.name}: {count} task{'' if count == 1 else 's'}.",
+        data={"playbook": playbook.pk, "playbook_name": playbook.name, "tasks": count},
+    )
+    done = [
+        TimelineEvent(
+            risk=record,
+            kind=TimelineKind.TASK_DONE,
+            actor=task.done_by,
+            at=task.done_at,
+            text=task.title,
+            data={"task": task.pk, "source": task.source},
+        )
+        for task in tasks
+        if task.done_at is not None
+    ]
+    return [started, *done]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 def validate_timezone(value: str) -> None:
@@ -241,6 +243,14 @@ class Account(models.Model):
     @property
     def is_churned(self) -> bool:
         return self.status == AccountStatus.CHURNED
+
+    def local_date(self, moment: dt.datetime) -> dt.date:
+        """The calendar day ``moment`` falls on in the account's region (the
+        site's time zone if the region's is unknown). Loads the region."""
+        try:
+            return moment.astimezone(zoneinfo.ZoneInfo(self.region.timezone)).date()
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return timezone.localdate(moment)
 
     def clean(self) -> None:
         super().clean()

@@ -390,6 +390,8 @@ def action_item_add(
         source=TaskSource.REVIEW,
         agenda_item_id=item.pk,
         timeline_kind=TimelineKind.ACTION_ADDED,
+        # The timeline keeps the action as the review wrote it.
+        timeline_text=text,
         timeline_data={
             "agenda": agenda.pk,
             "region": agenda.region.code,

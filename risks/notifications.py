@@ -178,21 +178,33 @@ def _department_reviewers() -> dict[tuple[int, str], list[User]]:
     return found
 
 
-def task_reminders(*, today: dt.date | None = None) -> int:
+def task_reminders(*, now: dt.datetime | None = None) -> int:
     """One email per person listing their open tasks past their due date, on
-    open records only (a closed record's tasks are no one's to chase). A
+    open records only (a closed record's tasks are no one's to chase). A task
+    is overdue once its due date is before today in its account's region. A
     department's task goes to that department's reviewers in the account's
-    region. At most one email per person and day (the outbox's dedupe key);
-    returns how many are queued for today. Two queries and one per email."""
-    today = today or timezone.localdate()
-    overdue = (
-        Task.objects.filter(done_at__isnull=True, due_date__lt=today, risk__status=RiskStatus.OPEN)
-        .select_related("risk__account", "owner")
+    region. At most one email per person and UTC day (the outbox's dedupe
+    key); returns how many are queued for that day (a re-run counts the rows
+    it found already queued). Two queries and one per email."""
+    now = now or timezone.now()
+    day = now.astimezone(dt.UTC).date()
+    # Every region's date is within a day of UTC's: a cheap SQL pre-filter
+    # before the exact local date of each task's region.
+    candidates = (
+        Task.objects.filter(
+            done_at__isnull=True,
+            due_date__lt=day + dt.timedelta(days=1),
+            risk__status=RiskStatus.OPEN,
+        )
+        .select_related("risk__account__region", "owner")
         .order_by("due_date", "pk")
     )
     reviewers: dict[tuple[int, str], list[User]] | None = None
-    by_person: dict[int, tuple[User, list[Task]]] = {}
-    for task in overdue:
+    by_person: dict[int, tuple[User, list[dict[str, Any]]]] = {}
+    for task in candidates:
+        today = task.risk.account.local_date(now)
+        if task.due_date >= today:
+            continue
         if task.owner is not None:
             people = [task.owner]
         elif task.department:
@@ -201,31 +213,27 @@ def task_reminders(*, today: dt.date | None = None) -> int:
             people = reviewers.get((task.risk.account.region_id, task.department), [])
         else:
             people = []
+        entry = {
+            "task": task,
+            "days_late": (today - task.due_date).days,
+            "url": risk_url(task.risk_id),
+        }
         for person in people:
-            by_person.setdefault(person.pk, (person, []))[1].append(task)
+            by_person.setdefault(person.pk, (person, []))[1].append(entry)
 
     tasks_url = absolute_url(reverse("tasks:index"))
     queued = 0
-    for person, tasks in by_person.values():
+    for person, entries in by_person.values():
         row = queue_email(
-            dedupe_key=f"tasks-overdue:{person.pk}:{today.isoformat()}",
+            dedupe_key=f"tasks-overdue:{person.pk}:{day.isoformat()}",
             kind=Kind.TASKS_OVERDUE,
             to=addresses([person]),
-            subject=(f"{len(tasks)} overdue task{'s' if len(tasks) != 1 else ''} on risk records"),
+            subject=(
+                f"{len(entries)} overdue task{'s' if len(entries) != 1 else ''} on risk records"
+            ),
             body=_render(
                 "tasks_overdue.txt",
-                {
-                    "person": person,
-                    "tasks": [
-                        {
-                            "task": task,
-                            "days_late": (today - task.due_date).days,
-                            "url": risk_url(task.risk_id),
-                        }
-                        for task in tasks
-                    ],
-                    "tasks_url": tasks_url,
-                },
+                {"person": person, "tasks": entries, "tasks_url": tasks_url},
             ),
         )
         queued += row is not None

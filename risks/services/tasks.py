@@ -9,7 +9,6 @@ transaction, refusals as ``core.exceptions``.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Account, Department, Segment, User
+from core import dates
 from core.business_days import add_business_days
 from core.exceptions import Conflict, InvalidInput, NotAllowed
 from core.text import too_long
@@ -77,14 +77,9 @@ class PlannedTask:
 
 
 def local_date(account: Account, now: dt.datetime) -> dt.date:
-    """The calendar day ``now`` falls on in the account's region."""
-    zone = account.region.timezone if account.region_id else None
-    if zone:
-        try:
-            return now.astimezone(zoneinfo.ZoneInfo(zone)).date()
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            pass
-    return timezone.localdate(now)
+    """The calendar day ``now`` falls on in the account's region: the day a
+    record filed at ``now`` opens, which due dates count from."""
+    return account.local_date(now)
 
 
 def step_owner(step_owner_code: str, account: Account) -> tuple[User | None, str]:
@@ -201,8 +196,8 @@ def parse_due_date(value: Any, errors: dict[str, list[str]], *, required: bool) 
         except ValueError:
             errors.setdefault("due_date", []).append("Enter a date, e.g. 2026-06-30.")
             return None
-    if not dt.date(1900, 1, 1) <= day <= dt.date(9000, 12, 31):
-        errors.setdefault("due_date", []).append("Enter a date between 1900 and 9000.")
+    if not dates.in_range(day):
+        errors.setdefault("due_date", []).append(dates.OUT_OF_RANGE)
         return None
     return day
 
@@ -243,6 +238,7 @@ def task_create(
     agenda_item_id: int | None = None,
     timeline_kind: str = TimelineKind.TASK_ADDED,
     timeline_data: dict[str, Any] | None = None,
+    timeline_text: str = "",
     now: dt.datetime | None = None,
 ) -> Task:
     """Write a checked task and its timeline event. For callers that have
@@ -265,7 +261,7 @@ def task_create(
         kind=timeline_kind,
         actor=created_by,
         at=now,
-        text=title if not description else f"{title}\n\n{description}",
+        text=timeline_text or (title if not description else f"{title}\n\n{description}"),
         data={
             "task": task.pk,
             "owner": owner.pk if owner else None,

@@ -422,14 +422,6 @@ def test_a_long_action_gets_its_first_line_as_title_and_keeps_the_whole_text(ite
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "risks/services/tasks.py task_create writes title + blank line + description as the "
-        "event text; for a review action the description already starts with the title, so "
-        "the timeline shows the first line twice (before the change it showed the text once)."
-    ),
-)
 def test_the_timeline_shows_a_multi_line_action_as_written(item, reviewer):
     text = "Send the remediation plan.\nWith the dates Product gave."
     services.action_item_add(user=reviewer, item=item, description=text)

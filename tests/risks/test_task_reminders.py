@@ -27,6 +27,11 @@ YESTERDAY = TODAY - dt.timedelta(days=1)
 LAST_WEEK = TODAY - dt.timedelta(days=7)
 
 
+def at(day: dt.date) -> dt.datetime:
+    """The moment the daily reminder runs on ``day``: 07:30 UTC."""
+    return dt.datetime.combine(day, dt.time(7, 30), tzinfo=dt.UTC)
+
+
 @pytest.fixture(autouse=True)
 def _site_url(settings):
     settings.SITE_URL = SITE
@@ -70,7 +75,7 @@ def test_one_email_per_person_lists_all_their_overdue_tasks(risk, csm, manager, 
     task(other_risk, "Book the QBR", YESTERDAY, owner=csm)
     task(risk, "Call their VP", YESTERDAY, owner=manager)
 
-    assert notifications.task_reminders(today=TODAY) == 2
+    assert notifications.task_reminders(now=at(TODAY)) == 2
 
     emails = by_address()
     assert set(emails) == {csm.email, manager.email}
@@ -99,11 +104,11 @@ def test_done_tasks_and_tasks_not_yet_due_are_not_reminded(risk, csm):
     task(risk, "Due tomorrow", TODAY + dt.timedelta(days=1), owner=csm)
     task(risk, "No date", None, owner=csm)
 
-    assert notifications.task_reminders(today=TODAY) == 0
+    assert notifications.task_reminders(now=at(TODAY)) == 0
     assert rows() == []
 
     task(risk, "Late", YESTERDAY, owner=csm)
-    assert notifications.task_reminders(today=TODAY) == 1
+    assert notifications.task_reminders(now=at(TODAY)) == 1
     [row] = rows()
     assert "Late" in row.body
     for title in ("Done late", "Due today", "Due tomorrow", "No date"):
@@ -123,7 +128,7 @@ def test_tasks_of_closed_records_are_not_reminded(csm, manager, region, outcome)
     )
     task(closed, "Left open on a closed record", LAST_WEEK, owner=csm)
 
-    assert notifications.task_reminders(today=TODAY) == 0
+    assert notifications.task_reminders(now=at(TODAY)) == 0
     assert rows() == []
 
 
@@ -140,7 +145,7 @@ def test_a_departments_task_goes_to_its_reviewers_in_the_accounts_region_only(
     factories.ManagerFactory(username="max", region=region, department="product")
     task(risk, "Confirm the fix date", YESTERDAY, department="product")
 
-    assert notifications.task_reminders(today=TODAY) == 2
+    assert notifications.task_reminders(now=at(TODAY)) == 2
 
     emails = by_address()
     assert set(emails) == {pia.email, paul.email}
@@ -153,7 +158,7 @@ def test_a_reviewer_gets_their_own_and_their_departments_tasks_in_one_email(risk
     task(risk, "Confirm the fix date", YESTERDAY, department="product")
     task(risk, "Join the exec call", LAST_WEEK, owner=pia, source=TaskSource.REVIEW)
 
-    assert notifications.task_reminders(today=TODAY) == 1
+    assert notifications.task_reminders(now=at(TODAY)) == 1
 
     [row] = rows()
     assert row.to == [pia.email]
@@ -165,7 +170,7 @@ def test_a_task_with_an_owner_goes_to_the_owner_not_the_department(risk, region,
     factories.ReviewerFactory(username="pia", region=region, department="product")
     task(risk, "Scope the fix", YESTERDAY, owner=csm, department="product")
 
-    notifications.task_reminders(today=TODAY)
+    notifications.task_reminders(now=at(TODAY))
 
     assert [row.to for row in rows()] == [[csm.email]]
 
@@ -174,7 +179,7 @@ def test_a_department_without_reviewers_in_the_region_emails_nobody(risk, other_
     factories.ReviewerFactory(username="nils", region=other_region, department="finance")
     task(risk, "Check the credit", YESTERDAY, department="finance")
 
-    assert notifications.task_reminders(today=TODAY) == 0
+    assert notifications.task_reminders(now=at(TODAY)) == 0
     assert rows() == []
 
 
@@ -183,31 +188,51 @@ def test_an_owner_who_has_left_gets_no_email(risk, csm):
     csm.save(update_fields=["is_active"])
     task(risk, "Call", YESTERDAY, owner=csm)
 
-    assert notifications.task_reminders(today=TODAY) == 0
+    assert notifications.task_reminders(now=at(TODAY)) == 0
     assert rows() == []
 
 
 def test_running_twice_on_one_day_queues_nothing_new_and_the_next_day_again(risk, csm):
     task(risk, "Call the champion", LAST_WEEK, owner=csm)
-    notifications.task_reminders(today=TODAY)
+    notifications.task_reminders(now=at(TODAY))
     [first] = rows()
 
     task(risk, "Another late one", YESTERDAY, owner=csm)
-    notifications.task_reminders(today=TODAY)
+    notifications.task_reminders(now=at(TODAY))
 
     assert rows() == [first]
     first.refresh_from_db()
     assert "Another late one" not in first.body
 
-    notifications.task_reminders(today=TODAY + dt.timedelta(days=1))
+    notifications.task_reminders(now=at(TODAY + dt.timedelta(days=1)))
     assert len(rows()) == 2
     newest = OutboundEmail.objects.get(dedupe_key=f"tasks-overdue:{csm.pk}:2026-03-12")
     assert "Another late one" in newest.body and "Call the champion" in newest.body
 
 
+def test_a_task_is_late_by_the_date_in_its_accounts_region(csm):
+    # At 07:30 UTC on Wednesday 11 March it is still Tuesday evening in
+    # Honolulu (21:30, UTC-10) and already Wednesday afternoon in Tokyo.
+    west = factories.RegionFactory(code="WEST", timezone="Pacific/Honolulu")
+    east = factories.RegionFactory(code="EAST", timezone="Asia/Tokyo")
+    honolulu = factories.RiskRecordFactory(account=factories.AccountFactory(csm=csm, region=west))
+    tokyo = factories.RiskRecordFactory(account=factories.AccountFactory(csm=csm, region=east))
+    task(honolulu, "Due Tuesday in Honolulu", YESTERDAY, owner=csm)
+    task(honolulu, "Due Monday in Honolulu", YESTERDAY - dt.timedelta(days=1), owner=csm)
+    task(tokyo, "Due Tuesday in Tokyo", YESTERDAY, owner=csm)
+
+    assert notifications.task_reminders(now=at(TODAY)) == 1
+
+    [row] = rows()
+    assert "Due Monday in Honolulu" in row.body and "1 day late" in row.body
+    assert "Due Tuesday in Tokyo" in row.body
+    assert "Due Tuesday in Honolulu" not in row.body
+    assert row.subject == "2 overdue tasks on risk records"
+
+
 def _reminder_queries(today: dt.date) -> int:
     with CaptureQueriesContext(connection) as captured:
-        assert notifications.task_reminders(today=today) == 2
+        assert notifications.task_reminders(now=at(today)) == 2
     return len(captured)
 
 
@@ -235,8 +260,9 @@ def test_the_task_runs_for_today_and_sends_after_commit(
 
     from risks.tasks import send_task_reminders
 
-    task(risk, "Call the champion", timezone.localdate() - dt.timedelta(days=2), owner=csm)
-    task(risk, "Due today", timezone.localdate(), owner=csm)
+    today = risk.account.local_date(timezone.now())  # in the account's region
+    task(risk, "Call the champion", today - dt.timedelta(days=2), owner=csm)
+    task(risk, "Due today", today, owner=csm)
 
     with django_capture_on_commit_callbacks(execute=True):
         assert send_task_reminders() == 1

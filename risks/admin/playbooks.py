@@ -35,7 +35,7 @@ from core.exceptions import DomainError, InvalidInput
 from core.forms import add_domain_error
 
 from .. import services
-from ..models import MAX_DUE_DAYS, Playbook, PlaybookStep, StepOwner, Task
+from ..models import MAX_DUE_DAYS, Playbook, PlaybookStep, RiskStatus, StepOwner, Task
 from ..selectors import overdue_q
 from ..services.tasks import MAX_STEPS, PlannedTask, local_date
 
@@ -424,7 +424,7 @@ class TaskStateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("done", "Done"), ("open", "Open"), ("overdue", "Open and overdue")]
+        return [("done", "Done"), ("open", "Open"), ("overdue", "Overdue, on open records")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
@@ -433,7 +433,9 @@ class TaskStateFilter(admin.SimpleListFilter):
         if value == "open":
             return queryset.filter(done_at__isnull=True)
         if value == "overdue":
-            return queryset.filter(overdue_q(timezone.localdate()))
+            # As the task pages and the reminder count them: a closed record's
+            # tasks are no one's to chase.
+            return queryset.filter(overdue_q(timezone.localdate()), risk__status=RiskStatus.OPEN)
         return queryset
 
 

@@ -483,24 +483,30 @@ def test_tasks_are_listed_and_filtered_but_never_written(ops_client, csm, accoun
         risk=risk, title="Product call", owner=None, department="product",
         source=TaskSource.PLAYBOOK,
     )  # fmt: skip
+    closed = factories.RiskRecordFactory(
+        account=account, status="withdrawn", closed_at=timezone.now(), arr_retained=0
+    )
+    factories.TaskFactory(risk=closed, title="Left over", due_date=today - dt.timedelta(5))
     url = reverse("admin:risks_task_changelist")
 
     def titles(**params: str) -> set[str]:
         return {task.title for task in ops_client.get(url, params).context["cl"].result_list}
 
-    assert titles() == {"Late call", "Done call", "Product call"}
+    assert titles() == {"Late call", "Done call", "Product call", "Left over"}
+    # Overdue as the task pages count it: not on a closed record.
     assert titles(state="overdue") == {"Late call"}
+    assert titles(state="open") == {"Late call", "Product call", "Left over"}
     assert titles(state="done") == {"Done call"}
     assert titles(department="product") == {"Product call"}
     assert titles(source="playbook") == {"Product call"}
-    assert titles(q=account.name) == {"Late call", "Done call", "Product call"}
+    assert titles(q=account.name) == {"Late call", "Done call", "Product call", "Left over"}
     assert ops_client.get(reverse("admin:risks_task_add")).status_code == 403
     change = reverse("admin:risks_task_change", args=[late.pk])
     assert ops_client.get(change).status_code == 200  # a view page
     assert ops_client.post(change, {"title": "Renamed"}).status_code == 403
     late.refresh_from_db()
     assert late.title == "Late call"
-    assert Task.objects.count() == 3
+    assert Task.objects.count() == 4
 
 
 @pytest.mark.parametrize("model", ["risks_playbook", "risks_task"])

@@ -21,7 +21,8 @@ QUIET_EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 class Command(BaseCommand):
     help = (
         "Create demo data (regions, users with password 'demo', ~150 accounts and a year of "
-        "risk records). Idempotent: a second run creates nothing. Refused unless "
+        "risk records with their playbooks' tasks, health history). Idempotent: a second run "
+        "creates nothing. Refused unless "
         "settings.DEMO_DATA_ALLOWED is True (local and test settings only). The emails the "
         "data causes are written to the outbox, never printed by this command."
     )

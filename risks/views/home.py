@@ -63,7 +63,7 @@ def _csm_home(request: HttpRequest) -> HttpResponse:
             "renewals": renewals,
             "renewal_window_days": RENEWAL_WINDOW_DAYS,
             "tasks": tasks,
-            "tasks_count": due.count() if len(tasks) == TASKS_SHOWN else len(tasks),
+            "tasks_count": due.count(),
         },
     )
 

@@ -307,10 +307,16 @@ def _populate(manager, region, rows: int) -> None:
         )
         if tier < 3:
             factories.EscalationFactory(risk=risk, requested_by=csm)
+        # A task due this week (every other one overdue) on every record.
+        factories.TaskFactory(
+            risk=risk, owner=csm, due_date=timezone.localdate() - dt.timedelta(days=index % 2)
+        )
 
 
-# Session, user, then one query per section of the page, whatever its length.
-HOME_QUERIES = {"csm": 6, "manager": 5, "reviewer": 4, "admin": 5}
+# Session, user, then one query per section of the page, whatever its length
+# (the CSM's tasks due this week are two: the rows and their count; the
+# manager's team overdue tasks one count).
+HOME_QUERIES = {"csm": 8, "manager": 6, "reviewer": 4, "admin": 5}
 
 
 @pytest.mark.parametrize("rows", [5, 50])

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from accounts.models import Account, Role, Segment, User
 from risks import services
-from risks.models import Playbook, RiskRecord, RootCause, StepOwner, Task, TaskSource
+from risks.models import Playbook, RiskRecord, RootCause, StepOwner, Task
 from risks.services.tasks import local_date
 
 CSM = StepOwner.CSM
@@ -376,18 +376,7 @@ def record_tasks(
     last_done = start
     # By due date (step order on a tie): work is finished roughly in that order.
     for planned in sorted(plan, key=lambda planned: planned.due_date):
-        task = Task(
-            risk=record,
-            title=planned.title,
-            description=planned.description,
-            owner=planned.owner,
-            department=planned.department,
-            due_date=planned.due_date,
-            source=TaskSource.PLAYBOOK,
-            step=planned.step,
-            created_by=record.opened_by,
-            created_at=record.opened_at,
-        )
+        task = planned.task_for(record, created_by=record.opened_by, created_at=record.opened_at)
         due_at = dt.datetime.combine(planned.due_date, dt.time(DUE_HOUR), tzinfo=zone)
         if record.closed_at is not None:
             was_due = due_at <= record.closed_at

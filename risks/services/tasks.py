@@ -69,6 +69,21 @@ class PlannedTask:
     department: str
     due_date: dt.date
 
+    def task_for(self, risk: RiskRecord, *, created_by: User, created_at: dt.datetime) -> Task:
+        """The (unsaved) task this step gives ``risk``."""
+        return Task(
+            risk=risk,
+            title=self.title,
+            description=self.description,
+            owner=self.owner,
+            department=self.department,
+            due_date=self.due_date,
+            source=TaskSource.PLAYBOOK,
+            step=self.step,
+            created_by=created_by,
+            created_at=created_at,
+        )
+
     @property
     def owner_label(self) -> str:
         if self.department:
@@ -126,21 +141,7 @@ def apply_playbook(*, risk: RiskRecord, user: User, now: dt.datetime) -> list[Ta
     if not plan:
         return []
     tasks = Task.objects.bulk_create(
-        [
-            Task(
-                risk=risk,
-                title=planned.title,
-                description=planned.description,
-                owner=planned.owner,
-                department=planned.department,
-                due_date=planned.due_date,
-                source=TaskSource.PLAYBOOK,
-                step=planned.step,
-                created_by=user,
-                created_at=now,
-            )
-            for planned in plan
-        ]
+        [planned.task_for(risk, created_by=user, created_at=now) for planned in plan]
     )
     timeline_add(
         risk=risk,

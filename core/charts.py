@@ -256,7 +256,8 @@ def line_chart(
 
 @dataclass(frozen=True)
 class Series:
-    """One coloured series: ``css_class`` sets its fill in app.css."""
+    """One coloured series: ``css_class`` sets its fill in app.css (3:1 or more
+    against the chart background; tests/web/test_contrast.py checks it)."""
 
     key: str
     label: str
@@ -360,10 +361,13 @@ def share_bars(
                 )
             )
             if width >= 34:
+                # "<series class>-label" lets app.css pick a text colour that
+                # keeps 4.5:1 on that series' fill.
                 parts.append(
                     format_html(
-                        '<text class="chart-share-label" x="{}" y="{}" text-anchor="middle" '
-                        'aria-hidden="true">{}%</text>',
+                        '<text class="chart-share-label {}-label" x="{}" y="{}" '
+                        'text-anchor="middle" aria-hidden="true">{}%</text>',
+                        item.css_class,
                         num(x + width / 2),
                         num(y + bar_height / 2 + 4),
                         f"{100 * share:.0f}",

@@ -32,10 +32,34 @@ lock:
 	$(UV) pip compile pyproject.toml --extra dev -c requirements.lock $(LOCK_FLAGS) \
 		-o requirements-dev.lock
 
+# axe-core for the accessibility browser tests, pinned with its integrity hash in
+# tests/browser/axe/package-lock.json and installed from the npm registry with
+# `npm ci` (again only when the lock changes). Playwright injects axe.min.js into
+# the pages under test; the app never serves it. Debian's npm is installed when
+# missing and the user is root; without npm the run stops under CI, elsewhere the
+# accessibility tests fail and say how to install it.
+AXE_DIR := tests/browser/axe
+AXE := $(AXE_DIR)/node_modules/axe-core/axe.min.js
+
+$(AXE): $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
+	@if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+		&& [ "$$(id -u)" = "0" ]; then \
+		echo "Installing Debian's npm for the accessibility tests…"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; \
+	fi
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(AXE_DIR) --ignore-scripts --no-audit --no-fund --loglevel=error \
+			&& touch $@; \
+	elif [ -n "$${CI:-}" ]; then \
+		echo "npm not found: it installs axe-core for the accessibility tests." >&2; exit 1; \
+	else \
+		echo "npm not found: the accessibility tests will fail until axe-core is installed." >&2; \
+	fi
+
 run: install-runtime
 	@bash scripts/serve.sh
 
-test: install-dev
+test: install-dev $(AXE)
 	@bash scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

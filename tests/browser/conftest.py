@@ -82,3 +82,22 @@ def sign_in(page, username: str, password: str = "secret-pass-123") -> None:
 def sign_out(page) -> None:
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/login/**")
+
+
+# axe-core, pinned in tests/browser/axe/package-lock.json and installed there by
+# `make test` (npm ci). Playwright injects it into the page under test; the app
+# never serves it.
+AXE_DIR = Path(__file__).resolve().parent / "axe"
+AXE_SCRIPT = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """The path of axe.min.js. A missing file fails the test, with or without CI:
+    an accessibility check that quietly does not run would pass for nothing."""
+    if not AXE_SCRIPT.exists():
+        pytest.fail(
+            f"axe-core not found at {AXE_SCRIPT}; `make test` installs it "
+            f"(npm ci --prefix {AXE_DIR.relative_to(AXE_DIR.parents[2])})."
+        )
+    return AXE_SCRIPT

@@ -2,7 +2,9 @@
 step: a CSM files a risk (after a first submit with nothing filled in) and asks
 for tier 2; the manager approves it in the queue and takes it to tier 3, which
 puts it on the region's review agenda; a reviewer adds a review note there.
-Also: Enter in the filing form's account search filters the accounts in place.
+Also: Enter in the filing form's account search filters the accounts in place,
+and focus survives the htmx swaps after a note on a record's timeline and after
+an agenda's action item is marked done.
 
 Only ``page.keyboard`` acts on the pages (Tab, Shift+Tab, Enter, Space, the
 arrow keys and typing); ``page.goto`` stands for typing an address. Focus is
@@ -20,6 +22,7 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from reviews import scheduling
+from reviews import services as review_services
 from reviews.models import Agenda, ReviewNote
 from risks import services
 from risks.models import EscalationStatus, RiskRecord, RootCause
@@ -357,3 +360,46 @@ def test_enter_in_the_account_search_filters_in_place(page, team):
     assert page.evaluate("() => document.activeElement.value") == "Bluebird"
     assert page.locator("#id_summary").input_value() == "Champion left in May."
     assert page.console_errors == []
+
+
+def test_focus_stays_on_the_button_after_a_note_on_the_timeline(page, team):
+    _, account = team
+    risk = services.risk_open(
+        user=account.csm,
+        account=account,
+        primary_cause=RootCause.objects.get(code="low-usage"),
+        summary="Usage halved.",
+        next_steps="Sponsor call.",
+    )
+    sign_in(page, "carl")
+    page.goto(f"/risks/{risk.pk}/")
+    open_details(page, "Add a note")
+    press(page, "Tab")
+    page.keyboard.type("Their VP answered.")
+    press(page, "Tab")
+    assert focused(page)["text"] == "Add note", describe(focused(page))
+    with page.expect_response(lambda response: f"/risks/{risk.pk}/note/" in response.url):
+        press(page, "Enter")
+    expect(page.locator("#timeline-panel")).to_contain_text("Their VP answered.")
+    # The panel is swapped; its form stays open for the next note, focus on its button.
+    wait_for_focus(page, "(el) => el.id === 'timeline-note-submit'", "on Add note")
+
+
+def test_focus_stays_on_the_button_after_marking_an_action_item_done(page, team):
+    region, account = team
+    risk = factories.RiskRecordFactory(account=account, tier=3, max_tier=3)
+    manager = account.csm.manager
+    week_start, _ = scheduling.next_meeting(region, timezone.now())
+    agenda = review_services.agenda_generate(region=region, week_start=week_start, user=manager)
+    item = agenda.items.get(risk=risk)
+    task = review_services.action_item_add(
+        user=manager, item=item, description="Send the recovery plan", owner=account.csm
+    )
+    sign_in(page, "rita")
+    page.goto(f"/reviews/{region.code}/{week_start.isoformat()}/")
+    tab_to(page, text_starts("Mark done: Send the recovery plan"), "Mark done")
+    with page.expect_response(lambda response: f"/actions/{task.pk}/done/" in response.url):
+        press(page, "Enter")
+    button = f"item-{item.pk}-task-{task.pk}-done"
+    wait_for_focus(page, f"(el) => el.id === '{button}'", "on the task's button")
+    assert focused(page)["text"] == "Reopen: Send the recovery plan", describe(focused(page))

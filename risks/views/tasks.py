@@ -129,7 +129,14 @@ def task_done(request: HttpRequest, pk: int) -> HttpResponse:
     target = request.htmx.target if request.htmx else ""
     if target == "risk-tasks":
         risk = get_object_or_404(selectors.risk_detail_queryset(), pk=task.risk_id)
-        context = {"risk": risk, "htmx_swap": True, "task_form": new_task_form(risk)}
+        context = {
+            "risk": risk,
+            "htmx_swap": True,
+            "task_form": new_task_form(risk),
+            # A task just ticked done moves to the done list: keep that list
+            # open so its Reopen button (which keeps the focus) is in view.
+            "show_done": task.done_at is not None,
+        }
         context.update(record_tasks_context(request, risk))
         context["next_url"] = reverse("risks:detail", args=[risk.pk])
         return render(request, "risks/_detail_tasks.html", context)

@@ -302,16 +302,6 @@ def test_the_risk_journey_with_the_keyboard_only(page, team):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "templates/risks/_approval_row.html (another change's file): after a decision htmx "
-        "swaps the row and the button that had focus is gone, so focus drops to the page. "
-        'Fix: <p class="approval-outcome" role="status"{% if outcome %} tabindex="-1" '
-        "autofocus{% endif %}> (htmx focuses [autofocus] in what it swaps in). Remove this "
-        "mark once that lands."
-    ),
-)
 def test_focus_stays_on_the_row_after_a_decision_in_the_queue(page, team):
     _, account = team
     risk = services.risk_open(

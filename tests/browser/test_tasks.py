@@ -70,8 +70,14 @@ def test_csm_files_sees_playbook_tasks_ticks_one_in_place_and_finds_the_rest(pag
 
     # A marker on the window survives an htmx swap but not a page load.
     page.evaluate("window.__noReload = true")
-    tasks.get_by_role("button", name="Mark done: Map the new stakeholders").click()
+    button = tasks.get_by_role("button", name="Mark done: Map the new stakeholders")
+    button.focus()
+    page.keyboard.press("Enter")
     expect(tasks).to_contain_text("2 open · 1 done")
+    # The focus stays on the task's button, now "Reopen", in the open done list.
+    done_button = tasks.get_by_role("button", name="Reopen: Map the new stakeholders")
+    expect(done_button).to_be_visible()
+    expect(done_button).to_be_focused()
     expect(page.get_by_role("status").first).to_contain_text("marked done")
     assert page.evaluate("window.__noReload") is True
     done = Task.objects.get(risk=risk, title="Map the new stakeholders")

@@ -165,6 +165,21 @@ def team():
     return region, account
 
 
+def escalate_by_keyboard(page: Page, summary: str, reason: str, *, button: str) -> None:
+    """From the record's page: open the escalation block, type the reason,
+    send it, and land on the record again."""
+    skip_to_main(page)
+    open_details(page, summary)
+    press(page, "Tab")
+    assert focused(page)["tag"] == "textarea", describe(focused(page))
+    page.keyboard.type(reason)
+    press(page, "Tab")
+    assert focused(page)["text"] == button, describe(focused(page))
+    with page.expect_navigation():
+        press(page, "Enter")
+    arrived(page, "Northwind Logistics")
+
+
 def test_the_risk_journey_with_the_keyboard_only(page, team):
     region, account = team
 
@@ -216,16 +231,12 @@ def test_the_risk_journey_with_the_keyboard_only(page, team):
     risk = RiskRecord.objects.get(account=account)
 
     # --- ... and asks for tier 2 --------------------------------------------------
-    skip_to_main(page)
-    open_details(page, "Request escalation to tier 2")
-    press(page, "Tab")
-    assert focused(page)["tag"] == "textarea", describe(focused(page))
-    page.keyboard.type("No response from their VP; I need Maria's help.")
-    press(page, "Tab")
-    assert focused(page)["text"] == "Request escalation", describe(focused(page))
-    with page.expect_navigation():
-        press(page, "Enter")
-    arrived(page, "Northwind Logistics")
+    escalate_by_keyboard(
+        page,
+        "Request escalation to tier 2",
+        "No response from their VP; I need Maria's help.",
+        button="Request escalation",
+    )
     expect(page.get_by_text("Escalation waiting for a decision")).to_be_visible()
     escalation = risk.escalations.get()
     assert escalation.status == EscalationStatus.PENDING
@@ -248,16 +259,12 @@ def test_the_risk_journey_with_the_keyboard_only(page, team):
     # --- ... and takes it to tier 3 ---------------------------------------------
     follow(page, "Northwind Logistics", back=True)  # the row's link to the record
     arrived(page, "Northwind Logistics")
-    skip_to_main(page)
-    open_details(page, "Escalate to tier 3")
-    press(page, "Tab")
-    assert focused(page)["tag"] == "textarea", describe(focused(page))
-    page.keyboard.type("Renewal in six weeks; the review should see it.")
-    press(page, "Tab")
-    assert focused(page)["text"] == "Escalate", describe(focused(page))
-    with page.expect_navigation():
-        press(page, "Enter")
-    arrived(page, "Northwind Logistics")
+    escalate_by_keyboard(
+        page,
+        "Escalate to tier 3",
+        "Renewal in six weeks; the review should see it.",
+        button="Escalate",
+    )
     risk.refresh_from_db()
     assert risk.tier == 3
 

@@ -23,13 +23,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Region, User
 from core import dates
 from core.exceptions import Conflict, InvalidInput
 from core.forms import add_domain_error
+from core.redirects import safe_next_url
 from notifications import ics as ics_writer
 from risks import rules as risk_rules
 from risks import services as risk_services
@@ -330,12 +331,10 @@ def action_done(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"Task \u201c{task.title[:60]}\u201d marked {state}.")
     if _from_work_block(request, item):
         return _work_block(request, _load_item(item.pk))
-    next_url = request.POST.get("next", "")
-    if next_url and url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(next_url)
-    return redirect(agenda_url(item.agenda.region, item.agenda.week_start, item=item.pk))
+    return redirect(
+        safe_next_url(request)
+        or agenda_url(item.agenda.region, item.agenda.week_start, item=item.pk)
+    )
 
 
 def _int(value: str | None) -> int:

@@ -20,13 +20,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import Region
 from core.exceptions import Conflict, InvalidInput, NotAllowed
 from core.forms import add_domain_error
+from core.redirects import safe_next_url
 
 from .. import selectors, services
 from ..models import Escalation, EscalationStatus
@@ -130,12 +131,7 @@ def escalation_reject(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _next_url(request: HttpRequest, escalation: Escalation) -> str:
     """Where to go after a decision: ``next`` if it stays on this site, else the risk."""
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return reverse("risks:detail", args=[escalation.risk_id])
+    return safe_next_url(request) or reverse("risks:detail", args=[escalation.risk_id])
 
 
 def _from_queue_row(request: HttpRequest, escalation: Escalation) -> bool:

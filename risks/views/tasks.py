@@ -23,11 +23,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
 from core.exceptions import Conflict, InvalidInput
+from core.redirects import safe_next_url
 
 from .. import rules, selectors, services
 from ..models import RiskRecord, Task
@@ -106,15 +106,6 @@ def task_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _safe_next(request: HttpRequest) -> str:
-    next_url = request.POST.get("next", "")
-    if next_url and url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return next_url
-    return ""
-
-
 @require_POST
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
     task = get_object_or_404(Task.objects.select_related("risk"), pk=pk)
@@ -146,6 +137,6 @@ def task_done(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "tasks/_row.html",
-            {"task": row, "htmx_swap": True, "next_url": _safe_next(request)},
+            {"task": row, "htmx_swap": True, "next_url": safe_next_url(request)},
         )
-    return redirect(_safe_next(request) or reverse("risks:detail", args=[task.risk_id]))
+    return redirect(safe_next_url(request) or reverse("risks:detail", args=[task.risk_id]))

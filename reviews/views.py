@@ -202,11 +202,9 @@ def _prepare_item(
             prefix=action_prefix(item), owners=owners
         )
         item.open_form = bound.get("open", "")
-    today = timezone.localdate()
     item.shown_tasks = selectors.item_tasks(item)
     for task in item.shown_tasks:
         task.may_mark = risk_rules.can_mark_task(user, task)
-        task.overdue = task.done_at is None and task.due_date is not None and task.due_date < today
 
 
 @require_POST

@@ -511,6 +511,15 @@ class Task(models.Model):
     def is_done(self) -> bool:
         return self.done_at is not None
 
+    @property
+    def is_overdue(self) -> bool:
+        """Open and due before today (``risks.selectors.overdue_q`` in SQL)."""
+        return (
+            self.done_at is None
+            and self.due_date is not None
+            and self.due_date < timezone.localdate()
+        )
+
 
 # Root causes are admin data: their changes go on the audit trail.
 auditlog.register(RootCause, include_fields=["code", "name", "category", "description", "active"])

@@ -81,11 +81,7 @@ class TaskSerializer(serializers.ModelSerializer):
         return task.done_at is not None
 
     def get_overdue(self, task: Task) -> bool:
-        return (
-            task.done_at is None
-            and task.due_date is not None
-            and task.due_date < timezone.localdate()
-        )
+        return task.is_overdue
 
     @extend_schema_field(serializers.BooleanField())
     def get_record_closed(self, task: Task) -> bool:

@@ -51,8 +51,6 @@ def _csm_home(request: HttpRequest) -> HttpResponse:
     end_of_week = today + dt.timedelta(days=6 - today.weekday())
     due = selectors.task_list(user=user, due_before=end_of_week, today=today)
     tasks = list(due[:TASKS_SHOWN])
-    for task in tasks:
-        task.overdue = task.due_date is not None and task.due_date < today
     return render(
         request,
         "home/csm.html",

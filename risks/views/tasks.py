@@ -36,11 +36,10 @@ from ..task_forms import TaskDue, TaskFilterForm, TaskForm, TaskScope
 TASKS_PER_PAGE = 50
 
 
-def mark_tasks(tasks: list[Task], user: User, today: dt.date) -> list[Task]:
-    """Attach what a task row shows beyond the model: overdue, and whether the
-    user may tick it. The tasks' records and accounts must be loaded."""
+def mark_tasks(tasks: list[Task], user: User) -> list[Task]:
+    """Attach whether the user may tick each task. The tasks' records and
+    accounts must be loaded."""
     for task in tasks:
-        task.overdue = task.done_at is None and task.due_date is not None and task.due_date < today
         task.may_mark = rules.can_mark_task(user, task)
     return tasks
 
@@ -52,7 +51,7 @@ def record_tasks_context(request: HttpRequest, risk: RiskRecord) -> dict:
     tasks = selectors.risk_tasks(risk, today)
     for task in tasks:
         task.risk = risk  # already loaded with its account: no query per task
-    mark_tasks(tasks, request.user, today)
+    mark_tasks(tasks, request.user)
     return {
         "open_tasks": [task for task in tasks if task.done_at is None],
         "done_tasks": [task for task in tasks if task.done_at is not None],
@@ -88,7 +87,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     if not valid:
         tasks = tasks.none()
     page_obj = Paginator(tasks, TASKS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = mark_tasks(list(page_obj.object_list), user, today)
+    rows = mark_tasks(list(page_obj.object_list), user)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -133,7 +132,7 @@ def task_done(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "risks/_detail_tasks.html", context)
     if target == f"task-{task.pk}":
         row = selectors.task_queryset().get(pk=task.pk)
-        mark_tasks([row], request.user, timezone.localdate())
+        mark_tasks([row], request.user)
         return render(
             request,
             "tasks/_row.html",

@@ -48,7 +48,6 @@ from risks.models import (
     TimelineEvent,
     TimelineKind,
 )
-from risks.services.tasks import local_date
 
 from . import health as demo_health
 from . import playbooks as demo_playbooks
@@ -898,7 +897,7 @@ def _write_risks(
     report.created["tasks_overdue"] += sum(
         task.done_at is None
         and task.risk.status == RiskStatus.OPEN
-        and task.due_date < local_date(task.risk.account, now)
+        and task.due_date < task.risk.account.local_date(now)
         for task in all_tasks
     )
 

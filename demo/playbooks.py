@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from accounts.models import Account, Role, Segment, User
 from risks import services
 from risks.models import Playbook, RiskRecord, RootCause, StepOwner, Task
-from risks.services.tasks import local_date
 
 CSM = StepOwner.CSM
 MANAGER = StepOwner.MANAGER
@@ -363,14 +362,14 @@ def record_tasks(
     playbook = playbooks.get(record.primary_cause_id, account.segment_id)
     if playbook is None:
         return None, []
-    opened_on = local_date(account, record.opened_at)
+    opened_on = account.local_date(record.opened_at)
     plan = services.playbook_plan(playbook=playbook, account=account, opened_on=opened_on)
     rng = random.Random(seed)
     zone = _zone(account)
     # Tasks are done before the record closes, or before now (in whole minutes).
     end = (record.closed_at or now) - dt.timedelta(minutes=1)
     start = record.opened_at + dt.timedelta(minutes=30)
-    today = local_date(account, now)
+    today = account.local_date(now)
     tasks = []
     earlier_done = True  # every task due before this one is done
     last_done = start

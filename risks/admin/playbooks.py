@@ -37,7 +37,7 @@ from core.forms import add_domain_error
 from .. import services
 from ..models import MAX_DUE_DAYS, Playbook, PlaybookStep, RiskStatus, StepOwner, Task
 from ..selectors import overdue_q
-from ..services.tasks import MAX_STEPS, PlannedTask, local_date
+from ..services.tasks import MAX_STEPS, PlannedTask
 
 # The playbook's own form, once valid, waits here (on the request) for the
 # steps' formset, which validates next and writes both through the service.
@@ -255,7 +255,7 @@ def playbook_preview(playbook: Playbook, now: dt.datetime) -> SafeString:
     if account is None:
         where = f"in the {playbook.segment.name} segment" if playbook.segment_id else "at all"
         return format_html("<p>{}</p>", f"No active account {where} to preview on.")
-    opened_on = local_date(account, now)
+    opened_on = account.local_date(now)
     plan = services.playbook_plan(playbook=playbook, account=account, opened_on=opened_on)
     notes = []
     if not playbook.active:

@@ -35,7 +35,7 @@ from core.schema import error, errors
 
 from .. import selectors, services
 from ..models import MAX_DUE_DAYS, Playbook, PlaybookStep, RiskStatus, StepOwner, Task
-from ..services.tasks import MAX_STEPS, TITLE_LIMIT, local_date
+from ..services.tasks import MAX_STEPS, TITLE_LIMIT
 from .serializers import CauseCodeField
 from .task_filters import PlaybookFilter, TaskFilter
 
@@ -443,7 +443,7 @@ class PlaybookViewSet(viewsets.ModelViewSet):
         query = PlaybookPreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         account = query.validated_data["account"]
-        opened_on = local_date(account, timezone.now())
+        opened_on = account.local_date(timezone.now())
         plan = services.playbook_plan(playbook=playbook, account=account, opened_on=opened_on)
         chosen = services.playbook_for(
             root_cause=playbook.root_cause_id, segment=account.segment_id

@@ -91,12 +91,6 @@ class PlannedTask:
         return str(self.owner) if self.owner else "No owner"
 
 
-def local_date(account: Account, now: dt.datetime) -> dt.date:
-    """The calendar day ``now`` falls on in the account's region: the day a
-    record filed at ``now`` opens, which due dates count from."""
-    return account.local_date(now)
-
-
 def step_owner(step_owner_code: str, account: Account) -> tuple[User | None, str]:
     """(owner, department) for a step's owner code on ``account`` (its ``csm``
     and the CSM's ``manager`` loaded). A CSM without an active manager keeps
@@ -137,7 +131,7 @@ def apply_playbook(*, risk: RiskRecord, user: User, now: dt.datetime) -> list[Ta
     playbook = playbook_for(root_cause=risk.primary_cause_id, segment=account.segment_id)
     if playbook is None:
         return []
-    plan = playbook_plan(playbook=playbook, account=account, opened_on=local_date(account, now))
+    plan = playbook_plan(playbook=playbook, account=account, opened_on=account.local_date(now))
     if not plan:
         return []
     tasks = Task.objects.bulk_create(

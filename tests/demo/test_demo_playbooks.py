@@ -26,7 +26,6 @@ from risks.models import (
     TimelineEvent,
     TimelineKind,
 )
-from risks.services.tasks import local_date
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -96,7 +95,7 @@ def test_every_record_has_its_plays_tasks_as_risk_open_would_have_given_them(see
         tasks = sorted(record.tasks.all(), key=lambda task: task.step.position)
         steps = list(expected.steps.all())
         assert [task.step for task in tasks] == steps
-        opened_on = local_date(account, record.opened_at)
+        opened_on = account.local_date(record.opened_at)
         for task, step in zip(tasks, steps, strict=True):
             assert (task.title, task.description) == (step.title, step.description)
             assert task.source == TaskSource.PLAYBOOK
@@ -156,7 +155,7 @@ def test_closed_records_tasks_were_mostly_done_before_the_closing(seeded):
         )
     )
     due_before_closing = [
-        task for task in tasks if task.due_date < local_date(task.risk.account, task.risk.closed_at)
+        task for task in tasks if task.due_date < task.risk.account.local_date(task.risk.closed_at)
     ]
     done = [task for task in due_before_closing if task.done_at is not None]
     assert len(done) / len(due_before_closing) >= 0.8
@@ -175,7 +174,7 @@ def test_open_records_have_older_tasks_done_a_few_overdue_and_some_still_ahead(s
     )
     states: Counter[str] = Counter()
     for task in tasks:
-        today = local_date(task.risk.account, now)
+        today = task.risk.account.local_date(now)
         if task.done_at is not None:
             assert task.risk.opened_at < task.done_at <= now
             states["done"] += 1

@@ -375,6 +375,7 @@ def mine_q(user: User) -> Q:
 def task_list(
     *,
     user: User | None = None,
+    team_of: User | None = None,
     owner: User | None = None,
     department: str = "",
     source: str = "",
@@ -385,12 +386,15 @@ def task_list(
     include_closed: bool = False,
     today: dt.date | None = None,
 ) -> QuerySet[Task]:
-    """Tasks, overdue first. ``user`` keeps that person's own (``mine_q``);
-    tasks of closed records are left out unless ``include_closed``."""
+    """Tasks, overdue first. ``user`` keeps that person's own (``mine_q``),
+    ``team_of`` those on the records of a manager's team; tasks of closed
+    records are left out unless ``include_closed``."""
     today = today or timezone.localdate()
     tasks = task_queryset()
     if user is not None:
         tasks = tasks.filter(mine_q(user))
+    if team_of is not None:
+        tasks = tasks.filter(team_scope(team_of, prefix="risk__account__"))
     if owner is not None:
         tasks = tasks.filter(owner=owner)
     if department:

@@ -73,6 +73,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     end_of_week = today + dt.timedelta(days=6 - today.weekday())
     tasks = selectors.task_list(
         user=user if filters["scope"] == TaskScope.MINE else None,
+        team_of=user if filters["scope"] == TaskScope.TEAM else None,
         owner=filters.get("owner"),
         department=filters.get("department") or "",
         source=filters.get("source") or "",
@@ -82,8 +83,6 @@ def task_list(request: HttpRequest) -> HttpResponse:
         include_closed=bool(filters.get("include_closed")),
         today=today,
     )
-    if filters["scope"] == TaskScope.TEAM:
-        tasks = tasks.filter(selectors.team_scope(user, prefix="risk__account__"))
     if not valid:
         tasks = tasks.none()
     page_obj = Paginator(tasks, TASKS_PER_PAGE).get_page(request.GET.get("page"))

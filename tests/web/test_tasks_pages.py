@@ -349,3 +349,17 @@ def test_the_manager_home_counts_the_teams_overdue_tasks(client, manager, risk, 
     client.force_login(manager)
     page = client.get(reverse("home")).content.decode()
     assert "1</span> overdue task on your team" in page
+
+
+def test_a_manager_sees_their_teams_tasks_and_not_another_teams(
+    client, manager, risk, other_csm
+):
+    other = factories.RiskRecordFactory(account=factories.AccountFactory(csm=other_csm))
+    factories.TaskFactory(risk=other, title="Another team's follow-up")
+    client.force_login(manager)
+    page = client.get(reverse("tasks:index") + "?scope=team").content.decode()
+    assert "My team's tasks" in page
+    assert "Usage review with the champion" in page
+    assert "Another team&#x27;s follow-up" not in page
+    everyone = client.get(reverse("tasks:index") + "?scope=all").content.decode()
+    assert "Another team&#x27;s follow-up" in everyone

@@ -351,9 +351,7 @@ def test_the_manager_home_counts_the_teams_overdue_tasks(client, manager, risk, 
     assert "1</span> overdue task on your team" in page
 
 
-def test_a_manager_sees_their_teams_tasks_and_not_another_teams(
-    client, manager, risk, other_csm
-):
+def test_a_manager_sees_their_teams_tasks_and_not_another_teams(client, manager, risk, other_csm):
     other = factories.RiskRecordFactory(account=factories.AccountFactory(csm=other_csm))
     factories.TaskFactory(risk=other, title="Another team's follow-up")
     client.force_login(manager)

@@ -21,7 +21,9 @@ The same SQL runs on PostgreSQL and SQLite; the few spellings that differ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -45,6 +47,7 @@ class _Dialect:
     half_up: str  # {x} >= 0 rounded half up to an integer
     latest: str  # columns observed_on, value of the newest observation <= as_of
     latest_join: str  # the join that feeds them, if any
+    stage: str  # a CTE {name} whose {body} is computed once per row, not per reference
 
 
 _POSTGRES = _Dialect(
@@ -68,6 +71,10 @@ _POSTGRES = _Dialect(
             WHERE o.account_id = card.account_id AND o.measure_id = card.measure_id
               AND o.observed_on <= CAST(%(as_of)s AS date)
             ORDER BY o.observed_on DESC LIMIT 1) o ON TRUE""",
+    # OFFSET 0 keeps the subquery from being pulled up into its reader (which
+    # would evaluate its columns again at every reference) without writing
+    # its rows out as a materialized CTE does.
+    stage="{name} AS ({body}\n        OFFSET 0)",
 )
 _SQLITE = _Dialect(
     date_param="date(%(as_of)s)",
@@ -89,6 +96,7 @@ _SQLITE = _Dialect(
                       WHERE o2.account_id = card.account_id AND o2.measure_id = card.measure_id
                         AND o2.observed_on <= date(%(as_of)s))) AS value""",
     latest_join="",
+    stage="{name} AS MATERIALIZED ({body})",
 )
 
 
@@ -137,12 +145,8 @@ def scoring_select(dialect: _Dialect, chunk_filter: str) -> str:
 
     dimension_sums = ",\n        ".join(sums(dim, f"p.dimension = '{dim}'") for dim in DIMENSIONS)
     dimension_scores = ", ".join(f"{ratio(dim)} AS {dim}" for dim in DIMENSIONS)
-    return f"""
-    acc AS (
-        SELECT a.id, a.segment_id FROM accounts_account a
-        WHERE (a.status = 'active' OR a.churned_on > {d}) AND {chunk_filter}
-    ),
-    card AS MATERIALIZED (
+
+    card_body = """
         SELECT acc.id AS account_id, m.id AS measure_id, m.code, m.dimension, m.kind,
                m.better, m.scoring, m.baseline_days, m.stale_after_days,
                CASE WHEN ts.id IS NULL THEN td.red ELSE ts.red END AS red,
@@ -152,22 +156,43 @@ def scoring_select(dialect: _Dialect, chunk_filter: str) -> str:
         CROSS JOIN health_measure m
         LEFT JOIN health_threshold ts ON ts.measure_id = m.id AND ts.segment_id = acc.segment_id
         LEFT JOIN health_threshold td ON td.measure_id = m.id AND td.segment_id IS NULL
-        WHERE m.active
-    ),
-    latest AS MATERIALIZED (
+        WHERE m.active"""
+    latest_body = f"""
         SELECT card.*, {dialect.latest}
         FROM card {dialect.latest_join}
-        WHERE card.weight > 0
-    ),
-    valued AS (
+        WHERE card.weight > 0"""
+    valued_body = f"""
         SELECT l.*, {age} AS age,
                CASE WHEN l.kind = 'number' AND l.scoring = 'change' THEN
                    (SELECT avg(b.value) FROM health_observation b
                     WHERE b.account_id = l.account_id AND b.measure_id = l.measure_id
                       AND b.observed_on >= {baseline_from} AND b.observed_on < l.observed_on)
                END AS baseline
-        FROM latest l
+        FROM latest l"""
+    p_body = """
+        SELECT scored.*,
+               CASE WHEN kind = 'event' THEN CASE WHEN fresh = 1 THEN 0 ELSE 100 END
+                    WHEN v IS NULL THEN NULL
+                    WHEN better = 'higher' THEN
+                        CASE WHEN v <= red THEN 0 WHEN v >= green THEN 100
+                             ELSE 100.0 * (v - red) / (green - red) END
+                    ELSE
+                        CASE WHEN v >= red THEN 0 WHEN v <= green THEN 100
+                             ELSE 100.0 * (red - v) / (red - green) END
+               END AS s
+        FROM scored"""
+
+    def stage(name: str, body: str) -> str:
+        return dialect.stage.format(name=name, body=body)
+
+    return f"""
+    acc AS (
+        SELECT a.id, a.segment_id FROM accounts_account a
+        WHERE (a.status = 'active' OR a.churned_on > {d}) AND {chunk_filter}
     ),
+    {stage("card", card_body)},
+    {stage("latest", latest_body)},
+    {stage("valued", valued_body)},
     measured AS (
         SELECT valued.*,
                CASE WHEN kind = 'event'
@@ -187,19 +212,7 @@ def scoring_select(dialect: _Dialect, chunk_filter: str) -> str:
                END AS v
         FROM measured
     ),
-    p AS MATERIALIZED (
-        SELECT scored.*,
-               CASE WHEN kind = 'event' THEN CASE WHEN fresh = 1 THEN 0 ELSE 100 END
-                    WHEN v IS NULL THEN NULL
-                    WHEN better = 'higher' THEN
-                        CASE WHEN v <= red THEN 0 WHEN v >= green THEN 100
-                             ELSE 100.0 * (v - red) / (green - red) END
-                    ELSE
-                        CASE WHEN v >= red THEN 0 WHEN v <= green THEN 100
-                             ELSE 100.0 * (red - v) / (red - green) END
-               END AS s
-        FROM scored
-    ),
+    {stage("p", p_body)},
     totals AS (
         SELECT p.account_id,
         {sums("w")},
@@ -285,75 +298,151 @@ def _sqlite_chunk(chunk_filter: str, params: dict) -> None:
         )
 
 
-def _score_chunk(as_of: date, candidates: str, extra: dict, limit: int) -> tuple[list[int], bool]:
-    """Lock the chunk's accounts (those active on the day among `candidates`,
-    in id order, at most `limit`), then score exactly them, in one
-    transaction. Returns the ids scored and whether more candidates follow.
+class _Chunks:
+    """Hands out the chunks of one scoring run to its workers, one at a time:
+    the accounts after the last one claimed (every account) or the next
+    slice of the given ids. A worker claims a chunk by locking its accounts
+    (`_claim`), which is what tells where the next chunk starts."""
+
+    def __init__(self, account_ids: Iterable[int] | None, size: int) -> None:
+        self.size = size
+        self.lock = threading.Lock()
+        self.after = 0
+        self.listed: list[list[int]] | None = None
+        self.more = True
+        if account_ids is not None:
+            ids = sorted(set(account_ids))
+            self.listed = [ids[i : i + size] for i in range(0, len(ids), size)]
+            self.more = bool(self.listed)
+
+    def candidates(self) -> tuple[str, dict]:
+        """The filter on accounts_account (alias a) of the next chunk."""
+        if self.listed is None:
+            return "a.id > %(after)s", {"after": self.after}
+        part = self.listed[0]
+        placeholders = ", ".join(f"%(id{i})s" for i in range(len(part)))
+        return f"a.id IN ({placeholders})", {f"id{i}": pk for i, pk in enumerate(part)}
+
+    def claimed(self, ids: list[int], more: bool) -> None:
+        if self.listed is None:
+            self.after = ids[-1] if ids else self.after
+            self.more = more
+        else:
+            self.listed.pop(0)
+            self.more = bool(self.listed)
+
+
+def _claim(chunks: _Chunks, params: dict) -> tuple[list[int], str] | None:
+    """Lock the next chunk's accounts (those active on the day among its
+    candidates, in id order, at most a chunk) in the current transaction.
+    Returns their ids and the filter that scores exactly them, or None when
+    the run is over. One statement; only the chunk's own rows are locked,
+    so the worker claiming the next chunk never waits for this one."""
+    d = _dialect().date_param
+    with chunks.lock:
+        if not chunks.more:
+            return None
+        candidates, extra = chunks.candidates()
+        params.update(extra, limit=chunks.size)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""WITH pick AS (
+                    SELECT a.id FROM accounts_account a
+                    WHERE (a.status = 'active' OR a.churned_on > {d}) AND {candidates}
+                    ORDER BY a.id LIMIT %(limit)s + 1)
+                SELECT a.id, (SELECT count(*) FROM pick) > %(limit)s
+                FROM accounts_account a
+                WHERE a.id IN (SELECT id FROM pick ORDER BY id LIMIT %(limit)s)
+                ORDER BY a.id {_dialect().lock}""",
+                params,
+            )
+            rows = cursor.fetchall()
+        ids = [row[0] for row in rows]
+        # Whether more candidates follow the chunk, read in the same statement.
+        chunks.claimed(ids, bool(rows) and bool(rows[0][1]))
+    if not ids:
+        return [], ""
+    params.update(low=ids[0], high=ids[-1])
+    return ids, f"a.id BETWEEN %(low)s AND %(high)s AND {candidates}"
+
+
+def _score_chunks(as_of: date, chunks: _Chunks) -> int:
+    """Score chunk after chunk until the run is over. Returns how many
+    accounts this worker scored; when it fails, the others stop after the
+    chunk they are scoring."""
+    scored = 0
+    try:
+        while (done := _score_next_chunk(as_of, chunks)) is not None:
+            scored += done
+    except BaseException:
+        with chunks.lock:
+            chunks.more = False
+        raise
+    return scored
+
+
+def _score_next_chunk(as_of: date, chunks: _Chunks) -> int | None:
+    """Lock the next chunk's accounts, then score exactly them, in one
+    transaction. Returns how many were scored, None when the run is over.
 
     The lock comes first, in its own statement: under READ COMMITTED the
     scoring statement then reads with a snapshot taken after the lock, so
     it sees every rescore that committed before, and a rescore that comes
     later waits for this one and writes after it. Newer data never loses."""
-    d = _dialect().date_param
     params = {
         "as_of": as_of,
         "green_at": settings.HEALTH_GREEN_AT,
         "red_below": settings.HEALTH_RED_BELOW,
         "now": timezone.now(),
-        **extra,
-        # One more than the chunk: whether more accounts follow, for free.
-        "limit": limit + 1,
     }
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""SELECT a.id FROM accounts_account a
-                WHERE (a.status = 'active' OR a.churned_on > {d}) AND {candidates}
-                ORDER BY a.id LIMIT %(limit)s {_dialect().lock}""",
-                params,
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-        more = len(ids) > limit
-        ids = ids[:limit]
-        if not ids:
-            return [], more
-        # The locked accounts are exactly the active ones of this id range.
-        params.update(low=ids[0], high=ids[-1])
-        chunk_filter = f"a.id BETWEEN %(low)s AND %(high)s AND {candidates}"
-        if connection.vendor == "postgresql":
+        claim = _claim(chunks, params)
+        if claim is None:
+            return None
+        ids, chunk_filter = claim
+        if ids and connection.vendor == "postgresql":
             _postgres_chunk(chunk_filter, params)
-        else:
+        elif ids:
             _sqlite_chunk(chunk_filter, params)
-    return ids, more
+    return len(ids)
+
+
+def _in_own_connection(work: Callable[[], int]) -> Callable[[], int]:
+    def run() -> int:
+        try:
+            return work()
+        finally:
+            connection.close()
+
+    return run
 
 
 def score_accounts(
-    as_of: date, account_ids: Iterable[int] | None = None, *, chunk_size: int | None = None
+    as_of: date,
+    account_ids: Iterable[int] | None = None,
+    *,
+    chunk_size: int | None = None,
+    workers: int | None = None,
 ) -> int:
     """Score the accounts (all that were active on `as_of` when None) as of
     that day, writing their HealthScore rows and mirroring the newest onto
     each account. Returns how many accounts were scored. Per chunk of
     accounts: one statement locks them and one scores them (two on SQLite),
-    whatever their count."""
-    chunk = chunk_size or settings.HEALTH_SCORE_CHUNK
-    scored = 0
-    if account_ids is None:
-        after = 0
-        more = True
-        while more:
-            ids, more = _score_chunk(as_of, "a.id > %(after)s", {"after": after}, chunk)
-            scored += len(ids)
-            after = ids[-1] if ids else after
-        return scored
-    ids = sorted(set(account_ids))
-    for start in range(0, len(ids), chunk):
-        part = ids[start : start + chunk]
-        placeholders = ", ".join(f"%(id{i})s" for i in range(len(part)))
-        done, _ = _score_chunk(
-            as_of,
-            f"a.id IN ({placeholders})",
-            {f"id{i}": account_id for i, account_id in enumerate(part)},
-            chunk,
-        )
-        scored += len(done)
-    return scored
+    whatever their count.
+
+    On PostgreSQL, outside a transaction, `workers` (HEALTH_SCORE_WORKERS)
+    connections score chunks side by side. Inside a transaction the chunks
+    are scored one after another in it: another connection could not see
+    what the transaction has written."""
+    chunks = _Chunks(account_ids, chunk_size or settings.HEALTH_SCORE_CHUNK)
+    workers = workers or settings.HEALTH_SCORE_WORKERS
+    if chunks.listed is not None:
+        workers = min(workers, len(chunks.listed))
+    if workers <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return _score_chunks(as_of, chunks)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        runs = [
+            pool.submit(_in_own_connection(lambda: _score_chunks(as_of, chunks)))
+            for _ in range(workers)
+        ]
+        return sum(run.result() for run in runs)

@@ -337,7 +337,9 @@ if not HEALTH_RED_BELOW <= HEALTH_GREEN_AT <= 100:
         f"HEALTH_GREEN_AT={HEALTH_GREEN_AT}, which must be at most 100."
     )
 # Accounts scored per SQL statement.
-HEALTH_SCORE_CHUNK = env_int("HEALTH_SCORE_CHUNK", 5000, minimum=1)
+HEALTH_SCORE_CHUNK = env_int("HEALTH_SCORE_CHUNK", 2500, minimum=1)
+# Database connections that score chunks side by side (PostgreSQL only).
+HEALTH_SCORE_WORKERS = env_int("HEALTH_SCORE_WORKERS", 2, minimum=1)
 
 # Imports (core.imports): the largest file an admin may upload, and the rows
 # read per chunk (each chunk commits the progress the import page shows).

@@ -212,6 +212,15 @@ def observations_csv(as_of: dt.date, rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+# The columns of the bench's CSV file, as an unindexed table.
+_FILE_COLUMNS = "(account_external_id text, measure text, observed_on date, value numeric)"
+
+
+def _copy_file(cursor, table: str, content: bytes) -> None:
+    with cursor.cursor.copy(f"COPY {table} FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+        copy.write(content)
+
+
 _FLOOR_MERGE = """
 INSERT INTO health_observation (account_id, measure_id, observed_on, value, source, recorded_at)
 SELECT a.id, m.id, s.observed_on, s.value, 'csv', now()
@@ -233,15 +242,9 @@ def measure_merge_floor(content: bytes) -> float:
     from django.db import transaction
 
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE bench_floor (account_external_id text, measure text, "
-            "observed_on date, value numeric) ON COMMIT DROP"
-        )
+        cursor.execute(f"CREATE TEMPORARY TABLE bench_floor {_FILE_COLUMNS} ON COMMIT DROP")
         start = time.perf_counter()
-        with cursor.cursor.copy(
-            "COPY bench_floor FROM STDIN WITH (FORMAT csv, HEADER true)"
-        ) as copy:
-            copy.write(content)
+        _copy_file(cursor, "bench_floor", content)
         cursor.execute(_FLOOR_MERGE)
         seconds = time.perf_counter() - start
         transaction.set_rollback(True)
@@ -257,15 +260,9 @@ def measure_import(as_of: dt.date, user, rows: int) -> dict[str, object]:
 
     content = observations_csv(as_of, rows)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TABLE bench_copy (account_external_id text, measure text, "
-            "observed_on date, value numeric)"
-        )
+        cursor.execute(f"CREATE TABLE bench_copy {_FILE_COLUMNS}")
         start = time.perf_counter()
-        with cursor.cursor.copy(
-            "COPY bench_copy FROM STDIN WITH (FORMAT csv, HEADER true)"
-        ) as copy:
-            copy.write(content)
+        _copy_file(cursor, "bench_copy", content)
         bare = time.perf_counter() - start
         cursor.execute("DROP TABLE bench_copy")
     floor = measure_merge_floor(content)

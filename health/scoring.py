@@ -108,9 +108,8 @@ def scoring_select(dialect: _Dialect, chunk_filter: str) -> str:
     """The CTEs and SELECT that compute one row per account of the chunk:
     (account_id, score, band, coverage, fit, current_state, interest, parts).
 
-    `chunk_filter` narrows accounts_account (alias a); it may end with an
-    ORDER BY … LIMIT. Parameters: as_of, green_at, red_below, plus the
-    filter's own."""
+    `chunk_filter` narrows accounts_account (alias a). Parameters: as_of,
+    green_at, red_below, plus the filter's own."""
     d = dialect.date_param
     age = dialect.days_between.format(a=d, b="l.observed_on")
     baseline_from = dialect.date_minus.format(d="l.observed_on", n="l.baseline_days")
@@ -323,6 +322,11 @@ class _Chunks:
         placeholders = ", ".join(f"%(id{i})s" for i in range(len(part)))
         return f"a.id IN ({placeholders})", {f"id{i}": pk for i, pk in enumerate(part)}
 
+    def stop(self) -> None:
+        """No more chunks for anyone: the workers stop after their current one."""
+        with self.lock:
+            self.more = False
+
     def claimed(self, ids: list[int], more: bool) -> None:
         if self.listed is None:
             self.after = ids[-1] if ids else self.after
@@ -375,8 +379,7 @@ def _score_chunks(as_of: date, chunks: _Chunks) -> int:
         while (done := _score_next_chunk(as_of, chunks)) is not None:
             scored += done
     except BaseException:
-        with chunks.lock:
-            chunks.more = False
+        chunks.stop()
         raise
     return scored
 
@@ -445,4 +448,11 @@ def score_accounts(
             pool.submit(_in_own_connection(lambda: _score_chunks(as_of, chunks)))
             for _ in range(workers)
         ]
-        return sum(run.result() for run in runs)
+        try:
+            return sum(run.result() for run in runs)
+        except BaseException:
+            # A worker failed, or this thread was interrupted (a task's soft
+            # time limit): the pool waits for the workers as it closes, so
+            # let them stop after their current chunk.
+            chunks.stop()
+            raise

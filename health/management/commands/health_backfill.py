@@ -23,7 +23,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--since", required=True, help="First day, YYYY-MM-DD.")
         parser.add_argument("--every", choices=sorted(STEPS), default="week")
-        parser.add_argument("--until", help="Last day, YYYY-MM-DD (default today, UTC).")
+        parser.add_argument(
+            "--until", help="Last day, YYYY-MM-DD (default today in the server's TIME_ZONE)."
+        )
 
     def handle(self, *args, since: str, every: str, until: str | None, **options):
         try:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.backends.signals import connection_created
 
 # Weekly observations per account and measure: with the twelve seeded
@@ -236,11 +236,9 @@ SET value = excluded.value, source = excluded.source, recorded_at = excluded.rec
 def measure_merge_floor(content: bytes) -> float:
     """The least any import of the file into the observation table can cost
     when it stages the file and merges it with one INSERT … ON CONFLICT, as
-    the design asks: a COPY into a temporary table, then the merge with
+    ours does: a COPY into a temporary table, then the merge with
     nothing else (no row numbers, no checks, no locks, no progress). Rolled
     back, so the import measured next finds the table unchanged."""
-    from django.db import transaction
-
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE bench_floor {_FILE_COLUMNS} ON COMMIT DROP")
         start = time.perf_counter()

@@ -70,6 +70,19 @@ class CodeRelatedField(SlugRelatedField):
         return super().to_internal_value(data)
 
 
+def optional_user_id_field(help_text: str) -> serializers.IntegerField:
+    """An optional user id in a request body (null when left out). A number
+    beyond bigint is no id: refused here, before the database would fail on it."""
+    return serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text=help_text,
+    )
+
+
 class MoneyField(serializers.DecimalField):
     """An amount of money as a decimal string with two places, checked by
     ``core.money`` (the services' rule) with its one message."""

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from accounts.models import Region
 from core import dates
-from core.api import CodeRelatedField
+from core.api import CodeRelatedField, optional_user_id_field
 from risks.api.tasks import TaskSerializer
 from risks.models import MONEY
 
@@ -114,14 +114,7 @@ class NoteInputSerializer(serializers.Serializer):
 
 class ActionInputSerializer(serializers.Serializer):
     description = serializers.CharField(allow_blank=True)
-    owner = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
-        min_value=1,
-        max_value=2**63 - 1,  # a bigger number is no id; the database would fail on it
-        help_text="User id of the owner.",
-    )
+    owner = optional_user_id_field("User id of the owner.")
     department = serializers.CharField(
         required=False,
         allow_blank=True,

@@ -30,7 +30,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Account, Department, Segment
-from core.api import CodeRelatedField, SignedInReadsAdminWrites
+from core.api import CodeRelatedField, SignedInReadsAdminWrites, optional_user_id_field
 from core.schema import error, errors
 
 from .. import selectors, services
@@ -96,13 +96,8 @@ class TaskAddSerializer(serializers.Serializer):
         allow_blank=True, help_text=f"Required; at most {TITLE_LIMIT} characters."
     )
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    owner = serializers.IntegerField(
-        required=False,
-        allow_null=True,
-        default=None,
-        min_value=1,
-        max_value=2**63 - 1,  # a bigger number is no id; the database would fail on it
-        help_text="User id of an active person. An owner or a department is required.",
+    owner = optional_user_id_field(
+        "User id of an active person. An owner or a department is required."
     )
     department = serializers.ChoiceField(
         choices=Department.choices,

@@ -142,6 +142,8 @@ def test_a_task_is_ticked_done_in_place_with_htmx(client, csm, risk):
     assert "2 open · 1 done" in body
     assert 'hx-swap-oob="true"' in body
     assert ">Reopen</button>" in body
+    # The form it sends back swaps the same section again next time.
+    assert 'hx-target="#risk-tasks"' in body
     target.refresh_from_db()
     assert target.done_at is not None
 
@@ -286,6 +288,8 @@ def test_a_row_of_my_tasks_is_ticked_in_place(client, csm, risk):
     assert response.status_code == 200
     assert body.lstrip().startswith(f'<tr id="task-{target.pk}"')
     assert "Done</span>" in body
+    # The row's form swaps that row, and only it.
+    assert f'hx-target="#task-{target.pk}"' in body
 
 
 def test_the_filters_narrow_the_list(client, manager, csm, risk):

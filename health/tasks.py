@@ -9,6 +9,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from .scoring import score_accounts
+from .signals import scores_computed
 
 # A whole book of accounts is scored in chunks, each its own transaction; the
 # limits leave room for about a million accounts (100,000 take about 30 s)
@@ -20,11 +21,15 @@ LIMITS = {"soft_time_limit": 480, "time_limit": 540}
 def score_all_accounts(as_of: str | None = None) -> int:
     """Daily (beat): score every account active on the day (today, UTC, by default)."""
     day = date.fromisoformat(as_of) if as_of else timezone.localdate()
-    return score_accounts(day)
+    scored = score_accounts(day)
+    scores_computed.send(sender=score_all_accounts, as_of=day, account_ids=None)
+    return scored
 
 
 @shared_task(name="health.tasks.score_some_accounts", **LIMITS)
 def score_some_accounts(account_ids: list[int], as_of: str | None = None) -> int:
     """Rescore the accounts an ingest touched."""
     day = date.fromisoformat(as_of) if as_of else timezone.localdate()
-    return score_accounts(day, account_ids)
+    scored = score_accounts(day, account_ids)
+    scores_computed.send(sender=score_some_accounts, as_of=day, account_ids=account_ids)
+    return scored

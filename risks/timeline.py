@@ -173,6 +173,19 @@ def _task_details(entry: TimelineEntry, data: dict[str, Any], names: _Names) -> 
         entry.details.append(("Due", _due(data["due_date"])))
 
 
+def _rule_link(entry: TimelineEntry, data: dict[str, Any], names: _Names) -> bool:
+    """Link the risk rule behind an event (a record it opened, a note it
+    added): by the app that owns rules, else by the name saved with the event.
+    False when no rule is behind it."""
+    rule = data.get("rule")
+    if not isinstance(rule, int):
+        return False
+    entry.link = names.references.get(("rule", rule)) or Link(
+        str(data.get("rule_name") or "a risk rule")
+    )
+    return True
+
+
 def _describe(event: TimelineEvent, names: _Names) -> TimelineEntry:
     data = _data(event)
     entry = TimelineEntry(event=event)
@@ -194,6 +207,10 @@ def _describe(event: TimelineEvent, names: _Names) -> TimelineEntry:
         ]
         if data.get("arr_above_account_reason"):
             entry.details.append(("Above the account's ARR", data["arr_above_account_reason"]))
+        if _rule_link(entry, data, names):
+            entry.headline += " by the risk rule"
+    elif kind == TimelineKind.NOTE and _rule_link(entry, data, names):
+        entry.headline = "Evidence from the risk rule"
     elif kind == TimelineKind.ESCALATION_APPROVED:
         entry.headline = tiers
         if data.get("self_approved"):

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "health",
     "risks",
     "reviews",
+    "rules",
     "reports",
     "demo",
 ]

@@ -295,8 +295,11 @@ def risk_open(
     secondary_cause: RootCause | None = None,
     arr_at_risk: Decimal | str | int | None = None,
     arr_above_account_reason: str = "",
+    origin: dict[str, Any] | None = None,
 ) -> RiskRecord:
-    """File a risk record at tier 1 on an account with no open record."""
+    """File a risk record at tier 1 on an account with no open record.
+    ``origin`` is added to the filing event's data: what opened the record
+    when no person did (a risk rule names itself and its match)."""
     account = (
         Account.objects.select_for_update(of=("self",)).select_related("csm").get(pk=account.pk)
     )
@@ -357,6 +360,7 @@ def risk_open(
             "secondary_cause": secondary_cause.code if secondary_cause else None,
             "arr_at_risk": str(amount),
             **({"arr_above_account_reason": above_reason} if above_reason else {}),
+            **(origin or {}),
         },
     )
     # The play for its cause starts with the record, in the same transaction.

@@ -21,6 +21,7 @@ APPS = (
     "health",
     "risks",
     "reviews",
+    "rules",
     "reports",
     "demo",
 )

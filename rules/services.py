@@ -1,0 +1,201 @@
+"""Every write of a rule and every rule about rules: saving one (its
+conditions checked by rules.conditions), deleting one, and an admin's
+"evaluate now". Views, the API and the admin call these; the evaluation
+itself is rules.evaluation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Region, Segment, User
+from core.exceptions import Conflict, InvalidInput, NotAllowed
+from core.text import too_long
+from risks.models import RootCause
+
+from . import conditions as c
+from . import tasks
+from .evaluation import Evaluation, Preview, evaluate_rules, measures_by_code, rule_preview
+from .models import RULE_FIELDS, Action, Rule, RuleMatch
+
+logger = logging.getLogger(__name__)
+
+ONLY_ADMINS = "Only CS operations admins may change risk rules."
+
+
+def _ensure_admin(user: User) -> None:
+    if not user.is_cs_admin:
+        raise NotAllowed(ONLY_ADMINS)
+
+
+# --- saving rules --------------------------------------------------------------------------
+
+
+def _pk(value: Any) -> Any:
+    return getattr(value, "pk", value)
+
+
+def _fk(model: type, value: Any, field: str, errors: dict[str, list[str]], label: str) -> Any:
+    if value in (None, ""):
+        return None
+    try:
+        return model.objects.get(pk=int(_pk(value)))
+    except (TypeError, ValueError, model.DoesNotExist):
+        errors.setdefault(field, []).append(f"No {label} has the id {_pk(value)!r}.")
+        return None
+
+
+def clean_rule(values: dict[str, Any], *, rule: Rule | None = None) -> dict[str, Any]:
+    """The rule's fields as stored, or InvalidInput naming every bad field
+    (``conditions[i].field`` for a condition's parameter)."""
+    errors: dict[str, list[str]] = {}
+    merged = {name: getattr(rule, name) for name in RULE_FIELDS} if rule else {}
+    merged.update(values)
+    name = " ".join(str(merged.get("name") or "").split())
+    if not name:
+        errors["name"] = ["This field is required."]
+    elif too_long(name, 120):
+        errors["name"] = ["Use at most 120 characters."]
+    elif Rule.objects.filter(name__iexact=name).exclude(pk=rule.pk if rule else None).exists():
+        errors["name"] = ["Another rule has this name."]
+    description = str(merged.get("description") or "").strip()
+    if too_long(description, 2000):
+        errors["description"] = ["Use at most 2000 characters."]
+    segment = _fk(Segment, merged.get("segment"), "segment", errors, "segment")
+    region = _fk(Region, merged.get("region"), "region", errors, "region")
+    conditions = c.clean_conditions(merged.get("conditions"), measures_by_code(), errors)
+    actions = merged.get("actions")
+    if not isinstance(actions, list) or not actions:
+        errors["actions"] = ["Choose at least one action: " + ", ".join(Action.values) + "."]
+        actions = []
+    elif any(action not in Action.values for action in actions):
+        errors["actions"] = ["Choose among: " + ", ".join(Action.values) + "."]
+    actions = [action for action in Action.values if action in actions]
+    cause = merged.get("primary_cause")
+    if isinstance(cause, str) and not cause.isdigit():
+        cause = RootCause.objects.filter(code=cause).first() or cause
+    cause = _fk(RootCause, cause, "primary_cause", errors, "root cause")
+    if Action.OPEN_RISK in actions and cause is None and "primary_cause" not in errors:
+        errors["primary_cause"] = ["A rule that opens risk records needs their primary cause."]
+    elif (
+        cause is not None
+        and not cause.active
+        and (rule is None or rule.primary_cause_id != cause.pk)
+    ):
+        errors["primary_cause"] = [f"{cause.name} is inactive; choose an active cause."]
+    active = merged.get("active", False)
+    if not isinstance(active, bool):
+        errors["active"] = ["Must be true or false."]
+    if errors:
+        raise InvalidInput(errors)
+    return {
+        "name": name,
+        "description": description,
+        "active": active,
+        "segment": segment,
+        "region": region,
+        "conditions": conditions,
+        "actions": actions,
+        "primary_cause": cause,
+    }
+
+
+@transaction.atomic
+def rule_create(*, user: User, values: dict[str, Any]) -> Rule:
+    """A new rule; inactive unless ``active`` says otherwise."""
+    _ensure_admin(user)
+    now = timezone.now()
+    fields = clean_rule({"active": False, **values})
+    try:
+        with transaction.atomic():
+            return Rule.objects.create(**fields, created_by=user, created_at=now, updated_at=now)
+    except IntegrityError:
+        raise InvalidInput({"name": ["Another rule has this name."]}) from None
+
+
+@transaction.atomic
+def rule_update(
+    *, user: User, rule: Rule | int, values: dict[str, Any], version: int | None = None
+) -> Rule:
+    """Change a rule. With ``version``, refuse (409) if someone saved it since.
+    An evaluation running meanwhile finishes with the old definition first."""
+    _ensure_admin(user)
+    rule = Rule.objects.select_for_update(no_key=True).get(pk=_pk(rule))
+    if version is not None and int(version) != rule.version:
+        raise Conflict(
+            f"Someone changed the rule \u201c{rule.name}\u201d since you opened it; "
+            "reload it and make your change again.",
+            existing=rule,
+        )
+    fields = clean_rule(values, rule=rule)
+    for name, value in fields.items():
+        setattr(rule, name, value)
+    rule.updated_at = timezone.now()
+    rule.version += 1
+    try:
+        with transaction.atomic():
+            rule.save()
+    except IntegrityError:
+        raise InvalidInput({"name": ["Another rule has this name."]}) from None
+    return rule
+
+
+@transaction.atomic
+def rule_delete(*, user: User, rule: Rule | int) -> None:
+    """Delete a rule that never matched; one with matches keeps its history
+    and can only be switched off."""
+    _ensure_admin(user)
+    rule = Rule.objects.select_for_update().get(pk=_pk(rule))
+    if RuleMatch.objects.filter(rule=rule).exists():
+        raise Conflict(
+            f"The rule \u201c{rule.name}\u201d has matched accounts, so it keeps its "
+            "history; switch it off instead (active: false)."
+        )
+    rule.delete()
+
+
+def preview_definition(values: dict[str, Any], *, as_of: dt.date | None = None) -> Preview:
+    """What a rule with this scope and these conditions would match now,
+    before it is saved (the editor's preview): InvalidInput names the bad
+    scope or condition fields; the other fields are not looked at."""
+    errors: dict[str, list[str]] = {}
+    segment = _fk(Segment, values.get("segment"), "segment", errors, "segment")
+    region = _fk(Region, values.get("region"), "region", errors, "region")
+    conditions = c.clean_conditions(values.get("conditions"), measures_by_code(), errors)
+    if errors:
+        raise InvalidInput(errors)
+    return rule_preview(Rule(segment=segment, region=region, conditions=conditions), as_of=as_of)
+
+
+# --- evaluating now --------------------------------------------------------------------------
+
+
+def hand_over_actions() -> None:
+    """After the current transaction commits, have a worker take the new
+    matches' actions. A failed hand-over (the broker is down) is logged; the
+    daily run of the actions' task takes them."""
+
+    def enqueue() -> None:
+        try:
+            tasks.act_on_matches.delay()
+        except Exception:
+            logger.warning(
+                "Could not hand the rule matches to a worker; the daily run takes them.",
+                exc_info=True,
+            )
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+def evaluate_now(*, user: User, as_of: dt.date | None = None) -> Evaluation:
+    """An admin's "evaluate now": every active rule, then the new matches'
+    actions (already taken on return when tasks run in-process)."""
+    _ensure_admin(user)
+    result = evaluate_rules(as_of=as_of)
+    if result.matched:
+        hand_over_actions()
+    return result

@@ -9,5 +9,6 @@ urlpatterns = [
     path("", include("risks.api.urls")),
     path("", include("health.api.urls")),
     path("", include("reviews.api.urls")),
+    path("", include("rules.api.urls")),
     path("", include("reports.api_urls")),
 ]

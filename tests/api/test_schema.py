@@ -27,6 +27,9 @@ from health.models import Measure
 from health.scoring import score_accounts
 from risks import services
 from risks.models import Playbook, RootCause, Task
+from rules import services as rule_services
+from rules.evaluation import evaluate_rules
+from rules.models import Rule, RuleMatch
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +50,29 @@ NEW_TASK_OPERATIONS = {
     "PATCH /api/v1/tasks/{id}/",
     "GET /api/v1/risks/{id}/tasks/",
     "POST /api/v1/risks/{id}/tasks/",
+}
+
+# The risk rules API: the fuzz run below must reach each of these too.
+NEW_RULE_OPERATIONS = {
+    "GET /api/v1/rules/",
+    "POST /api/v1/rules/",
+    "GET /api/v1/rules/{id}/",
+    "PUT /api/v1/rules/{id}/",
+    "PATCH /api/v1/rules/{id}/",
+    "DELETE /api/v1/rules/{id}/",
+    "GET /api/v1/rules/{id}/preview/",
+    "POST /api/v1/rules/evaluate/",
+    "GET /api/v1/rule-matches/",
+    "GET /api/v1/rule-matches/{id}/",
+}
+
+# A rule every account matches (they renew within 730 days): it has matches to
+# list, so a generated DELETE keeps it (409).
+VALID_RULE = {
+    "name": "Renewing soon",
+    "active": True,
+    "conditions": [{"type": "renewal_within", "days": 730}],
+    "actions": ["notify"],
 }
 
 
@@ -137,6 +163,9 @@ def api_world():
         )
     # Scores with parts, so the health endpoints answer with data.
     score_accounts(timezone.now().date())
+    # A rule with a match on each account, for the rules and matches endpoints.
+    rule_services.rule_create(user=admin, values=VALID_RULE)
+    evaluate_rules()
     return AuthToken.objects.create(user=admin)[1]
 
 
@@ -169,8 +198,10 @@ def _fuzz_every_operation(token: str) -> None:
     assert len(operations) >= 30
     labels = {operation.label for operation in operations}
     assert labels >= NEW_TASK_OPERATIONS, NEW_TASK_OPERATIONS - labels
-    # The operations on existing playbooks and tasks first, before a generated
-    # DELETE can remove the playbook; each must have succeeded at least once.
+    assert labels >= NEW_RULE_OPERATIONS, NEW_RULE_OPERATIONS - labels
+    # The operations on existing playbooks, tasks, rules and matches first,
+    # before a generated DELETE can remove the playbook; each must have
+    # succeeded at least once.
     for label, parameters, must_succeed in _pinned_parameters():
         operation = next(operation for operation in operations if operation.label == label)
         statuses = _check_examples(label, operation.as_strategy(**parameters), headers, checks)
@@ -235,6 +266,27 @@ def _pinned_parameters() -> list[tuple[str, dict, bool]]:
         ("GET /api/v1/risks/{id}/tasks/", on_risk, True),
         ("POST /api/v1/risks/{id}/tasks/", on_risk, False),
         ("POST /api/v1/risks/{id}/tasks/", {**on_risk, "body": valid_task}, True),
+        *_pinned_rule_parameters(),
+    ]
+
+
+def _pinned_rule_parameters() -> list[tuple[str, dict, bool]]:
+    """The same for the rule of ``api_world`` and one of its matches. Its
+    DELETE runs too: the rule has matches, so it is kept (409)."""
+    on_rule = {"path_parameters": {"id": Rule.objects.get().pk}}
+    on_match = {"path_parameters": {"id": RuleMatch.objects.order_by("pk").first().pk}}
+    return [
+        ("GET /api/v1/rules/{id}/", on_rule, True),
+        ("PUT /api/v1/rules/{id}/", on_rule, False),
+        ("PUT /api/v1/rules/{id}/", {**on_rule, "body": VALID_RULE}, True),
+        ("PATCH /api/v1/rules/{id}/", on_rule, False),
+        ("PATCH /api/v1/rules/{id}/", {**on_rule, "body": {"active": True}}, True),
+        ("DELETE /api/v1/rules/{id}/", on_rule, False),
+        ("GET /api/v1/rules/{id}/preview/", on_rule, False),
+        ("GET /api/v1/rules/{id}/preview/", {**on_rule, "query": {"as_of": "2026-06-30"}}, True),
+        ("POST /api/v1/rules/evaluate/", {}, False),
+        ("POST /api/v1/rules/evaluate/", {"body": {}}, True),
+        ("GET /api/v1/rule-matches/{id}/", on_match, True),
     ]
 
 

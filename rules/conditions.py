@@ -150,7 +150,7 @@ def _clean_one(
         fail(None, 'Each condition is an object such as {"type": "band_is", "band": "red"}.')
         return None
     kind = item.get("type")
-    if kind not in TYPES:
+    if not isinstance(kind, str) or kind not in TYPES:
         fail("type", "Choose one of: " + ", ".join(TYPES) + ".")
         return None
     params = TYPES[kind][1]
@@ -211,6 +211,24 @@ def _measure(kind: str, code: Any, measures: Mapping[str, Measure]) -> str:
         return f"{measure.name} is a number; event_within needs an event measure."
     if kind != EVENT_WITHIN and measure.kind != MeasureKind.NUMBER:
         return f"{measure.name} is an event; {kind} needs a number measure."
+    return ""
+
+
+def unusable(conditions: list[dict[str, Any]], measures: Mapping[str, Measure]) -> str:
+    """Why stored conditions can no longer run ("" when they can): a measure
+    they test was deleted, renamed or changed kind since the rule was saved
+    (the health app does not know rules and cannot stop that)."""
+    for condition in conditions:
+        code = condition.get("measure")
+        if condition.get("type") not in MEASURE_TYPES:
+            continue
+        measure = measures.get(code) if isinstance(code, str) else None
+        if measure is None:
+            return f"it tests the measure {code!r}, which no longer exists"
+        wanted = MeasureKind.EVENT if condition["type"] == EVENT_WITHIN else MeasureKind.NUMBER
+        if measure.kind != wanted:
+            kind = "an event" if wanted == MeasureKind.EVENT else "a number"
+            return f"it tests {measure.name} as {kind}, which it no longer is"
     return ""
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
@@ -18,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Account, Role, User
-from core.exceptions import DomainError
+from core.exceptions import Conflict, DomainError
 from health.models import Measure
 from notifications.outbox import absolute_url, addresses, queue_email
 from risks.models import RiskRecord, RiskStatus, TimelineKind
@@ -27,6 +28,8 @@ from risks.services import risk_open, timeline_add
 from . import conditions as c
 from .evidence import sentences
 from .models import Outcome, Rule, RuleMatch
+
+logger = logging.getLogger(__name__)
 
 SYSTEM_USERNAME = "red-account-rules"
 PREVIEW_LIMIT = 50
@@ -78,6 +81,12 @@ def _scope(rule: Rule, extra: str = "") -> tuple[str, dict[str, Any]]:
 def rule_query(
     rule: Rule, *, as_of: dt.date, measures: dict[str, Measure], extra_scope: str = ""
 ) -> c.Query:
+    """The rule's query as of a day; Conflict when its conditions can no
+    longer run (a measure they test was deleted or changed since)."""
+    problem = c.unusable(rule.conditions, measures)
+    if problem:
+        name = f"\u201c{rule.name}\u201d" if rule.name else "This rule"
+        raise Conflict(f"The rule {name} cannot run: {problem}. Edit its conditions.")
     scope, params = _scope(rule, extra_scope)
     return c.build_query(
         rule.conditions, measures, as_of=as_of, scope=scope, scope_params=params, d=_dialect()
@@ -139,6 +148,9 @@ class Evaluation:
     matched: int = 0
     cleared: int = 0
     as_of: dt.date | None = None
+    # Why a rule could not run (its conditions test a measure deleted or
+    # changed since); the other rules ran.
+    problems: list[str] = field(default_factory=list)
 
 
 def _evaluate_rule(
@@ -202,7 +214,13 @@ def evaluate_rules(
         return result
     measures = measures_by_code()
     for rule_id in ids:
-        matched, cleared = _evaluate_rule(rule_id, as_of, measures, now)
+        try:
+            matched, cleared = _evaluate_rule(rule_id, as_of, measures, now)
+        except Conflict as problem:
+            # Its open episodes stay as they are: nothing is known about them.
+            logger.warning("Risk rule %s skipped: %s", rule_id, problem.message)
+            result.problems.append(problem.message)
+            continue
         result.rules += 1
         result.matched += matched
         result.cleared += cleared

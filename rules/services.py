@@ -25,6 +25,9 @@ from .models import RULE_FIELDS, Action, Rule, RuleMatch
 logger = logging.getLogger(__name__)
 
 ONLY_ADMINS = "Only CS operations admins may change risk rules."
+FUTURE_DAY = "Rules are evaluated as of today or an earlier day, not a later one."
+NAME_LIMIT = 120
+DESCRIPTION_LIMIT = 2000
 
 
 def _ensure_admin(user: User) -> None:
@@ -58,13 +61,13 @@ def clean_rule(values: dict[str, Any], *, rule: Rule | None = None) -> dict[str,
     name = " ".join(str(merged.get("name") or "").split())
     if not name:
         errors["name"] = ["This field is required."]
-    elif too_long(name, 120):
-        errors["name"] = ["Use at most 120 characters."]
+    elif len(name) > NAME_LIMIT:
+        errors["name"] = [too_long(NAME_LIMIT, len(name))]
     elif Rule.objects.filter(name__iexact=name).exclude(pk=rule.pk if rule else None).exists():
         errors["name"] = ["Another rule has this name."]
     description = str(merged.get("description") or "").strip()
-    if too_long(description, 2000):
-        errors["description"] = ["Use at most 2000 characters."]
+    if len(description) > DESCRIPTION_LIMIT:
+        errors["description"] = [too_long(DESCRIPTION_LIMIT, len(description))]
     segment = _fk(Segment, merged.get("segment"), "segment", errors, "segment")
     region = _fk(Region, merged.get("region"), "region", errors, "region")
     conditions = c.clean_conditions(merged.get("conditions"), measures_by_code(), errors)
@@ -195,6 +198,8 @@ def evaluate_now(*, user: User, as_of: dt.date | None = None) -> Evaluation:
     """An admin's "evaluate now": every active rule, then the new matches'
     actions (already taken on return when tasks run in-process)."""
     _ensure_admin(user)
+    if as_of is not None and as_of > timezone.localdate():
+        raise InvalidInput({"as_of": [FUTURE_DAY]})
     result = evaluate_rules(as_of=as_of)
     if result.matched:
         hand_over_actions()

@@ -177,9 +177,14 @@ def _users(region_ids: list[int], now: dt.datetime) -> People:
         "manager_id",
         "region_id",
     ]
+    from django.db.models import Max
+
+    from accounts.models import User
+
     csms_by_region: dict[int, list[int]] = {}
     rows: list[tuple] = []
-    next_id = 1
+    # After the users the migrations wrote (the rules' system user).
+    next_id = (User.objects.aggregate(top=Max("pk"))["top"] or 0) + 1
     departments = ["product", "support", "professional_services", "sales", "finance"]
     for region_id in region_ids:
         manager_id = next_id

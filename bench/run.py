@@ -314,7 +314,7 @@ def main() -> int:
     emit("dataset_open_risks", sizes.open)
     emit("dataset_regions", sizes.regions)
 
-    from bench import health
+    from bench import health, rules
 
     health_day = time_now_date()
     start = time.perf_counter()
@@ -350,6 +350,8 @@ def main() -> int:
         # the dead rows they leave until autovacuum runs would slow the
         # figures above.
         lambda: health.measure_scoring(health_day, max(1, min(report_repeat, 3))),
+        # After scoring: the rules read the scores it wrote.
+        lambda: rules.measure_rules(health_day, user, max(1, min(report_repeat, 3))),
         lambda: health.measure_import(health_day, user, env_int("BENCH_IMPORT_ROWS", 1_000_000)),
         lambda: health.measure_api(client, health_day, 3),
     ):
@@ -367,6 +369,8 @@ def main() -> int:
         missed.append("agenda_queries_per_region is not constant")
     if figures["score_queries_10k"] != figures["score_queries_100k"]:
         missed.append("score_queries_10k != score_queries_100k")
+    if figures["rules_eval_queries_10k"] != figures["rules_eval_queries_100k"]:
+        missed.append("rules_eval_queries_10k != rules_eval_queries_100k")
     if figures["list_risks_errors"] != 0:
         missed.append("list_risks_errors is not 0")
     emit("targets_missed", "; ".join(missed) if missed else "none")

@@ -51,6 +51,7 @@ from risks.models import (
 
 from . import health as demo_health
 from . import playbooks as demo_playbooks
+from . import rules as demo_rules
 from .content import (
     APPROVAL_NOTES,
     CAUSE_WEIGHTS,
@@ -571,6 +572,8 @@ class SeedReport:
             "(each region's next weekly review).",
             f"Health: {c['observations']} observations created for {c['accounts_observed']} "
             f"accounts, scored for {c['scored_days']} weeks.",
+            f"Risk rules: {c['rules']} created and switched on, {p['rules']} already present; "
+            f"{c['rule_matches']} new matches, {c['rule_actions']} acted on.",
         ]
 
 
@@ -604,6 +607,8 @@ def seed_demo(*, now: dt.datetime | None = None) -> SeedReport:
         _ensure_playbooks(users["admin"], report)
         _write_risks(risk_plans, accounts, users, now, report)
         _ensure_health(account_plans, accounts, risk_plans, timezone.localdate(now), report)
+        # After the health: the rules read today's scores and signals.
+        _ensure_rules(users["admin"], timezone.localdate(now), report)
         _ensure_next_agendas(regions, now, report)
     return report
 
@@ -651,6 +656,14 @@ def _ensure_next_agendas(regions: dict[str, Region], now: dt.datetime, report: S
             continue
         agenda_generate(region=region, week_start=week_start, now=now)
         report.created["agendas"] += 1
+
+
+def _ensure_rules(admin: User, today: dt.date, report: SeedReport) -> None:
+    rules = demo_rules.ensure_rules(admin, today)
+    report.created["rules"] += rules.created
+    report.present["rules"] += rules.present
+    report.created["rule_matches"] += rules.matched
+    report.created["rule_actions"] += rules.acted
 
 
 def _ensure_playbooks(admin: User, report: SeedReport) -> None:

@@ -233,6 +233,9 @@ def plan_stories(
     demo_csm = [index for index in quiet if accounts[index].csm == "csm"]
     others = [index for index in quiet if index not in demo_csm]
     rng.shuffle(others)
+    # One of them in SMB, where the demo's usage rule (demo.rules) watches.
+    smb = [index for index in others if accounts[index].segment == "smb"][:1]
+    others = smb + [index for index in others if index not in smb]
     silent_red = set(demo_csm[:1] + others[: SILENT_RED_COUNT - len(demo_csm[:1])])
     others = others[SILENT_RED_COUNT - len(demo_csm[:1]) :]
     stale = set(others[:STALE_COUNT])

@@ -20,6 +20,7 @@ from demo import health as demo_health
 from health.models import HealthScore, Observation
 from health.services import backfill_days
 from risks.models import RiskRecord, RiskStatus
+from rules.evaluation import SYSTEM_USERNAME
 
 pytestmark = pytest.mark.django_db
 
@@ -205,15 +206,22 @@ def test_saved_accounts_dip_around_the_record_and_recover():
     assert recovered >= checked * 0.8
 
 
-def test_red_accounts_with_no_open_record_exist_one_in_the_demo_csms_book():
+def test_accounts_that_turned_red_unnoticed_are_on_the_list_or_caught_by_a_rule():
+    """The demo's quiet accounts that turned red lately: where a demo rule
+    watches their segment, the rule opened their record; elsewhere nobody
+    noticed, and they are on the Health page's accountability list."""
     open_accounts = RiskRecord.objects.filter(status=RiskStatus.OPEN).values("account")
     unnoticed = Account.objects.filter(status=AccountStatus.ACTIVE, health_band="red").exclude(
         pk__in=open_accounts
     )
-    assert unnoticed.count() >= 3
-    assert unnoticed.filter(csm__username="csm").exists()
+    caught = Account.objects.filter(
+        risks__status=RiskStatus.OPEN, risks__opened_by__username=SYSTEM_USERNAME
+    ).distinct()
+    assert unnoticed.count() >= 2
+    assert caught.filter(health_band="red").exists()
+    assert {a.segment.code for a in unnoticed} <= {"mid-market", "smb"}
     # They turned red lately: green or yellow a month ago.
-    for account in unnoticed:
+    for account in [*unnoticed, *caught.filter(health_band="red")]:
         month_ago = HealthScore.objects.get(account=account, as_of=TODAY - dt.timedelta(days=28))
         assert month_ago.band != "red", account.external_id
 

@@ -153,28 +153,45 @@ class Evaluation:
     problems: list[str] = field(default_factory=list)
 
 
+def _listed(d: c.Dialect, column: str) -> str:
+    """``column`` is one of the ids of the JSON list parameter ``accounts``."""
+    if d is c.POSTGRES:
+        return (
+            f"{column} IN (SELECT CAST(value AS bigint) "
+            "FROM json_array_elements_text(CAST(%(accounts)s AS json)))"
+        )
+    return f"{column} IN (SELECT value FROM json_each(%(accounts)s))"
+
+
 def _evaluate_rule(
-    rule_id: int, as_of: dt.date, measures: dict[str, Measure], now: Any
+    rule_id: int,
+    as_of: dt.date,
+    measures: dict[str, Measure],
+    now: Any,
+    account_ids: list[int] | None = None,
 ) -> tuple[int, int]:
     """One rule, one transaction: lock it (evaluations of a rule take turns,
     so two at once fire once), clear the episodes that stopped holding, write
-    a match for each account it newly holds for. Returns (matched, cleared)."""
+    a match for each account it newly holds for; only among ``account_ids``
+    when given. Returns (matched, cleared)."""
     with transaction.atomic():
         rule = Rule.objects.select_for_update(no_key=True).filter(pk=rule_id, active=True).first()
         if rule is None:
             return 0, 0
         d = _dialect()
+        listed = _listed(d, "a.id") if account_ids is not None else ""
         open_episodes = (
             "a.id IN (SELECT m.account_id FROM rules_rulematch m "
             "WHERE m.rule_id = %(rule)s AND m.cleared_at IS NULL)"
         )
         still = rule_query(rule, as_of=as_of, measures=measures, extra_scope=open_episodes)
-        fresh = rule_query(rule, as_of=as_of, measures=measures)
-        base = {"rule": rule.pk, "now": now, "as_of": as_of}
+        fresh = rule_query(rule, as_of=as_of, measures=measures, extra_scope=listed)
+        base = {"rule": rule.pk, "now": now, "as_of": as_of, "accounts": json.dumps(account_ids)}
+        only_listed = f"AND {_listed(d, 'account_id')}" if account_ids is not None else ""
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""UPDATE rules_rulematch SET cleared_at = %(now)s
-                WHERE rule_id = %(rule)s AND cleared_at IS NULL
+                WHERE rule_id = %(rule)s AND cleared_at IS NULL {only_listed}
                   AND account_id NOT IN (WITH {still.ctes} SELECT account_id FROM hit)""",
                 {**still.params, **base},
             )
@@ -197,10 +214,14 @@ def _evaluate_rule(
 
 
 def evaluate_rules(
-    *, as_of: dt.date | None = None, rule_ids: list[int] | None = None
+    *,
+    as_of: dt.date | None = None,
+    rule_ids: list[int] | None = None,
+    account_ids: list[int] | None = None,
 ) -> Evaluation:
     """Evaluate the active rules (or the listed ones, if active) as of a day
-    (today by default): per rule, one statement clears the episodes that
+    (today by default), for every account or only the listed ones (those an
+    ingest rescored): per rule, one statement clears the episodes that
     stopped holding and one writes the new matches, whatever the number of
     accounts. The new matches wait for their actions (``act_on_pending``)."""
     as_of = as_of or timezone.localdate()
@@ -215,7 +236,7 @@ def evaluate_rules(
     measures = measures_by_code()
     for rule_id in ids:
         try:
-            matched, cleared = _evaluate_rule(rule_id, as_of, measures, now)
+            matched, cleared = _evaluate_rule(rule_id, as_of, measures, now, account_ids)
         except Conflict as problem:
             # Its open episodes stay as they are: nothing is known about them.
             logger.warning("Risk rule %s skipped: %s", rule_id, problem.message)

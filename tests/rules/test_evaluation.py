@@ -271,13 +271,17 @@ def test_statements_per_rule_do_not_grow_with_accounts(team):
     assert RuleMatch.objects.count() == 13 + 12
 
 
-def test_a_scoring_run_of_today_evaluates_the_rules(team, django_capture_on_commit_callbacks):
+def test_a_scoring_run_of_today_evaluates_the_rules_for_its_accounts(
+    team, django_capture_on_commit_callbacks
+):
     _, csm = team
     account = factories.AccountFactory(csm=csm)
+    factories.AccountFactory(csm=csm, name="not rescored")
     rule({"type": "band_is", "band": "unknown"}, actions=["notify"])
     with django_capture_on_commit_callbacks(execute=True):
         score_some_accounts([account.pk])
     match = RuleMatch.objects.get()
+    assert match.account == account
     assert match.as_of == timezone.localdate()
     assert match.outcome == Outcome.NOTIFIED
 
@@ -330,3 +334,22 @@ def test_evaluating_now_refuses_a_later_day():
     assert refused.value.errors == {"as_of": [FUTURE_DAY]}
     with pytest.raises(NotAllowed):
         evaluate_now(user=factories.CsmFactory())
+
+
+def test_an_evaluation_for_listed_accounts_leaves_the_others_alone(team):
+    _, csm = team
+    listed, other, other_open = (red_account(csm, name) for name in ("listed", "other", "open"))
+    r = rule(RED)
+    evaluate_rules(as_of=D, account_ids=[other_open.pk])
+    assert list(RuleMatch.objects.values_list("account", flat=True)) == [other_open.pk]
+    # other_open turns green; only listed is rescored: other_open's episode stays.
+    scored(other_open, D + dt.timedelta(days=1), 90, "green")
+    result = evaluate_rules(as_of=D + dt.timedelta(days=1), account_ids=[listed.pk])
+    assert (result.matched, result.cleared) == (1, 0)
+    assert set(
+        RuleMatch.objects.filter(rule=r, cleared_at__isnull=True).values_list("account", flat=True)
+    ) == {listed.pk, other_open.pk}
+    assert not RuleMatch.objects.filter(account=other).exists()
+    # Rescoring other_open clears it.
+    assert evaluate_rules(as_of=D + dt.timedelta(days=1), account_ids=[other_open.pk]).cleared == 1
+    assert evaluate_rules(as_of=D, account_ids=[]).matched == 0

@@ -23,6 +23,7 @@ urlpatterns = [
     path("health/", include("risks.health_urls")),
     path("tasks/", include("risks.task_urls")),
     path("reviews/", include("reviews.urls")),
+    path("rules/", include("rules.urls")),
     path("imports/", include("core.import_urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

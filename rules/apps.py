@@ -16,6 +16,13 @@ class RulesConfig(AppConfig):
 
         register_resolver(rule_references)
 
+        # The account page (a risks view) shows the rules holding for the account.
+        from risks.panels import register_account_panel
+
+        from .views import account_rules_panel
+
+        register_account_panel(account_rules_panel)
+
         # Every scoring run is followed by an evaluation of the active rules.
         from health.signals import scores_computed
 

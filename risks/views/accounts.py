@@ -1,7 +1,8 @@
 """Customer accounts pages: a filterable list, and one account with its open
 risk record, its history and its health. Read-only: every signed-in user may
 read them. They live with the risk records because every row and page shows
-the account's records."""
+the account's records. Apps above this one add blocks to the account page
+through ``risks.panels`` (the risk rules holding for the account)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from health.selectors import account_health
 
 from ..filters import AccountFilter
 from ..models import RiskStatus
+from ..panels import account_panels
 from ..rules import can_file_on
 from ..selectors import account_detail as select_account
 from ..selectors import account_queryset, account_risks
@@ -98,5 +100,6 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_file": open_risk is None
             and not account.is_churned
             and can_file_on(request.user, account),
+            "panels": account_panels(account, request.user),
         },
     )

@@ -14,7 +14,10 @@ filtered, with a filter error), My tasks (as it is, after a task is marked
 done), the reviews (the choice of regions, an agenda week with notes and action
 items, after a refused note), the three reports (and one with a filter error),
 the import pages (admin: the list, the upload form with and without errors, a
-job with errors and a job ready to import), the password change (with errors)
+job with errors and a job ready to import), the risk rules (the list, a rule,
+an account with a rule holding; admin: the editor empty, with errors, with a
+preview and with a refused preview, a saved rule's editor, and the list after
+"evaluate now"), the password change (with errors)
 and its done page, the sign-in page (with errors), the 403 page, the 404 page
 and the 500 page. Each page is checked with its ``<details>`` opened, so the
 folded forms are checked too; a few pages again at a 390 px wide viewport.
@@ -85,7 +88,9 @@ def _seed() -> dict[str, Any]:
     from demo.data import seed_demo
     from reviews.models import Agenda
     from reviews.services import action_item_add, review_note_add
-    from risks.models import EscalationStatus, RiskRecord, RiskStatus, Tier
+    from risks.models import EscalationStatus, RiskRecord, RiskStatus, RootCause, Tier
+    from rules.models import Rule, RuleMatch
+    from rules.services import rule_create
 
     importlib.import_module("accounts.migrations.0002_seed_segments").seed(apps, None)
     importlib.import_module("risks.migrations.0002_seed_root_causes").seed(apps, None)
@@ -136,7 +141,23 @@ def _seed() -> dict[str, Any]:
     jobs = {job.filename: job for job in ImportJob.objects.all()}
     assert jobs["broken.csv"].status == ImportStatus.INVALID, jobs["broken.csv"].errors
     assert jobs["good.csv"].status == ImportStatus.READY, jobs["good.csv"].errors
+
+    # A rule with matches (the demo's, else one made here) and an account it holds for.
+    rule = Rule.objects.filter(matches__isnull=False).first() or Rule.objects.first()
+    if rule is None:
+        rule = rule_create(
+            user=admin,
+            values={
+                "name": "Red health anywhere",
+                "conditions": [{"type": "band_is", "band": "red"}],
+                "actions": ["open_risk", "notify"],
+                "primary_cause": RootCause.objects.filter(active=True).first(),
+            },
+        )
+    holding = RuleMatch.objects.filter(cleared_at__isnull=True).first()
     return {
+        "rule": rule.pk,
+        "rule_account": holding.account_id if holding else pending.account_id,
         "pending": pending.pk,
         "escalation": pending.escalations.get(status=EscalationStatus.PENDING).pk,
         "quiet": quiet.pk,
@@ -217,6 +238,24 @@ def mark_first_task_done(page: Page) -> None:
     page.get_by_role("button", name=re.compile("^Reopen")).first.wait_for()
 
 
+def preview_rule(band: str) -> Callable[[Page], None]:
+    """Choose the first condition's band (empty: none) and ask for the
+    editor's preview: htmx swaps the editor with the preview, or the errors."""
+
+    def then(page: Page) -> None:
+        row = page.get_by_role("group", name="Condition 1")
+        row.get_by_label("Band").select_option(value=band)
+        page.get_by_role("button", name="Preview").click()
+        page.locator("#preview-count, #rule-editor .error-summary").first.wait_for()
+
+    return then
+
+
+def evaluate_now(page: Page) -> None:
+    page.get_by_role("button", name="Evaluate now").click()
+    page.get_by_role("status").filter(has_text="evaluated").first.wait_for()
+
+
 def sign_in_wrongly(page: Page) -> None:
     page.get_by_label("Username").fill("csm")
     page.get_by_label("Password").fill("not the password")
@@ -252,6 +291,9 @@ def visits(role: str, p: dict[str, Any]) -> list[Visit]:
         Visit("open risk report", "/risks/reports/open-risk/", mobile=True),
         Visit("trend report", "/risks/reports/trend/"),
         Visit("report filter error", "/risks/reports/?closed_after=someday", status=400),
+        Visit("rules", "/rules/", mobile=True),
+        Visit("rule", f"/rules/{p['rule']}/", mobile=True),
+        Visit("account with a rule holding", f"/accounts/{p['rule_account']}/"),
         Visit("password change", "/password/"),
         Visit("password change with errors", "/password/", status=200, then=submit_first_form),
         Visit("password changed", "/password/done/"),
@@ -275,6 +317,8 @@ def visits(role: str, p: dict[str, Any]) -> list[Visit]:
         ]
     else:
         pages.append(Visit("403", "/risks/approvals/", status=403))
+    if role != "admin":
+        pages.append(Visit("rule editor refused", "/rules/new/", status=403))
     if role == "reviewer":
         pages.append(
             Visit("agenda note refused", p["agenda"], then=refuse("Add a note", "Add note"))
@@ -286,8 +330,14 @@ def visits(role: str, p: dict[str, Any]) -> list[Visit]:
             Visit("import upload with errors", "/imports/observations/", then=submit_first_form),
             Visit("import job with errors", f"/imports/observations/{p['job_invalid']}/"),
             Visit("import job, ready", f"/imports/observations/{p['job_ready']}/"),
+            Visit("new rule", "/rules/new/", mobile=True),
+            Visit("new rule with errors", "/rules/new/", then=submit_first_form),
+            Visit("new rule, preview", "/rules/new/", then=preview_rule("red")),
+            Visit("new rule, refused preview", "/rules/new/", then=preview_rule("")),
+            Visit("edit rule", f"/rules/{p['rule']}/edit/"),
             # Last: they change what the pages above show.
             Visit("approvals after a decision", "/risks/approvals/", then=decide("Approve")),
+            Visit("rules after evaluate now", "/rules/", then=evaluate_now),
         ]
     if role == "csm":
         pages.append(Visit("my tasks after one is done", "/tasks/", then=mark_first_task_done))

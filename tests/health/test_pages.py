@@ -354,8 +354,8 @@ def test_account_page_query_count_does_not_grow_with_history(
     observe(scorecard_account, Measure.objects.get(code="logins"), 70, days_ago=1)
 
     # session, user, account, its risk records, newest score, its measures,
-    # the score history, the latest observations
-    with django_assert_num_queries(8):
+    # the score history, the latest observations, the risk rules holding
+    with django_assert_num_queries(9):
         response = signed_in.get(detail_url(scorecard_account))
 
     assert len(response.context["health"].history) == min(history, 53)

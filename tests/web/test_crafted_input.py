@@ -21,6 +21,8 @@ from core.dates import OUT_OF_RANGE
 from core.middleware import NUL_MESSAGE
 from reviews.models import Agenda
 from risks.models import RiskRecord
+from rules import services as rule_services
+from rules.models import Rule
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -53,6 +55,8 @@ def api(admin_user) -> APIClient:
         "/admin/risks/riskrecord/?status=%00",
         "/accounts/?region=%00",
         "/risks/reports/?region=%00",
+        "/rules/?q=%00",
+        "/rules/new/?name=%00",
     ],
 )
 def test_nul_in_a_page_address_is_a_400(admin_client, region, path):
@@ -244,6 +248,8 @@ PAGES = [
         ["scope", "owner", "department", "source", "state", "due", "include_closed", "page"],
     ),
     ("home", ["region"]),
+    ("rules:index", ["page", "active"]),
+    ("rules:new", ["name", "segment", "c1_type"]),
 ]
 
 hostile_text = st.one_of(
@@ -299,3 +305,127 @@ def test_a_nul_in_the_authorization_header_is_a_400_in_json():
 
     assert response.status_code == 400
     assert response.json() == {"detail": NUL_MESSAGE}
+
+
+# --- the rule editor: any post is a page with errors, never a 500 -------------------------
+
+RULE_FIELDS = [
+    "name",
+    "description",
+    "segment",
+    "region",
+    "primary_cause",
+    "actions",
+    "c1_type",
+    "c1_measure",
+    "c1_band",
+    "c1_value",
+    "c1_percent",
+    "c1_points",
+    "c1_days",
+    "c2_type",
+    "c2_value",
+    "c2_days",
+    "version",
+]
+RULE_TYPES = st.sampled_from(
+    ["band_is", "score_drop", "measure_below", "measure_change_below", "event_within", ""]
+)
+
+
+def test_nul_in_the_rule_editor_is_a_400_and_nothing_is_saved(admin_client):
+    response = admin_client.post(
+        reverse("rules:new"),
+        {"name": "Red\x00", "actions": ["open_risk"], "c1_type": "band_is", "c1_band": "red"},
+    )
+
+    assert response.status_code == 400
+    assert not Rule.objects.exists()
+
+
+@pytest.mark.parametrize("intent", ["save", "preview"])
+@pytest.mark.parametrize(
+    "field", ["segment", "region", "primary_cause", "version", "c1_points", "c1_value"]
+)
+def test_ids_and_numbers_beyond_any_column_are_field_errors(
+    admin_client, admin_user, field, intent
+):
+    rule = rule_services.rule_create(
+        user=admin_user,
+        values={
+            "name": "Existing",
+            "conditions": [{"type": "band_is", "band": "red"}],
+            "actions": ["notify"],
+        },
+    )
+    data = {
+        "name": "Renamed",
+        "actions": ["notify"],
+        "c1_type": "score_drop" if field == "c1_points" else "measure_below",
+        "c1_days": "7",
+        "c1_measure": "nope",
+        field: "9" * 40,
+        "intent": intent,
+    }
+
+    response = admin_client.post(reverse("rules:edit", args=[rule.pk]), data)
+
+    assert response.status_code in (400, 409)
+    assert Rule.objects.get(pk=rule.pk).name == "Existing"
+
+
+@pytest.mark.parametrize("intent", ["save", "preview"])
+def test_no_post_makes_the_rule_editor_fail(admin_client, admin_user, intent):
+    rule = rule_services.rule_create(
+        user=admin_user,
+        values={
+            "name": "Existing",
+            "conditions": [{"type": "band_is", "band": "red"}],
+            "actions": ["notify"],
+        },
+    )
+    urls = [reverse("rules:new"), reverse("rules:edit", args=[rule.pk])]
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        st.sampled_from(urls),
+        st.dictionaries(st.sampled_from(RULE_FIELDS), hostile_text, max_size=6),
+        RULE_TYPES,
+    )
+    def check(url: str, fields: dict[str, str], kind: str) -> None:
+        data = {"c1_type": kind, **fields, "intent": intent}
+        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+            response = admin_client.post(url, data, **headers)
+            assert response.status_code < 500, (url, data, response.status_code)
+
+    check()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"active": "1", "version": "9" * 40},
+        {"active": "maybe"},
+        {"active": "\U0001d518", "version": "-1"},
+        {},
+    ],
+)
+def test_crafted_switches_of_a_rule_are_refused_not_a_500(admin_client, admin_user, data):
+    rule = rule_services.rule_create(
+        user=admin_user,
+        values={
+            "name": "Existing",
+            "conditions": [{"type": "band_is", "band": "red"}],
+            "actions": ["notify"],
+        },
+    )
+
+    response = admin_client.post(reverse("rules:active", args=[rule.pk]), data)
+
+    assert response.status_code == 302
+    assert Rule.objects.get(pk=rule.pk).active is False

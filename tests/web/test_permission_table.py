@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from risks import services
 from risks.models import RiskRecord, RootCause, TimelineEvent
+from rules import services as rule_services
+from rules.models import Rule, RuleMatch
 from tests import factories
+from tests.rules.conftest import scored
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +29,7 @@ EVERYONE = set(ROLES) - {"anonymous"}
 WORKERS = {"owning_csm", "team_manager", "admin"}
 DECIDERS = {"team_manager", "admin"}
 FILERS = {"owning_csm", "other_csm", "team_manager", "other_manager", "admin"}
+ADMINS = {"admin"}
 
 # (name, method, allowed roles, status when allowed)
 CELLS = [
@@ -51,7 +56,19 @@ CELLS = [
     ("task_add", "post", WORKERS, 302),
     # The owner of the task is the owning CSM; the reviewer's department has no task here.
     ("task_done", "post", WORKERS, 302),
+    # Everyone reads the risk rules; only admins write or evaluate them.
+    ("rule_list", "get", EVERYONE, 200),
+    ("rule_detail", "get", EVERYONE, 200),
+    ("rule_new_form", "get", ADMINS, 200),
+    ("rule_new_submit", "post", ADMINS, 302),
+    ("rule_preview", "post", ADMINS, 200),
+    ("rule_edit_form", "get", ADMINS, 200),
+    ("rule_edit_submit", "post", ADMINS, 302),
+    ("rule_activate", "post", ADMINS, 302),
+    ("rule_delete", "post", ADMINS, 302),
+    ("rule_evaluate", "post", ADMINS, 302),
 ]
+RULE_CELLS = {cell[0] for cell in CELLS if cell[0].startswith("rule_")}
 
 
 @pytest.fixture
@@ -82,11 +99,56 @@ def scene(people, account):
     risk.refresh_from_db()
     spare = factories.AccountFactory(csm=csm, region=account.region)
     task = factories.TaskFactory(risk=risk, title="Usage review", owner=csm)
-    return {"risk": risk, "escalation": escalation, "spare_account": spare, "task": task}
+    # An inactive rule that never matched, and an active one the spare
+    # account (red today) is about to match.
+    admin = people["admin"]
+    low_usage = RootCause.objects.get(code="low-usage")
+    scored(spare, timezone.localdate(), 30, "red")
+    rule = rule_services.rule_create(user=admin, values=_rule_values(low_usage, "Quiet rule"))
+    active = rule_services.rule_create(
+        user=admin, values={**_rule_values(low_usage, "Red accounts"), "active": True}
+    )
+    return {
+        "risk": risk,
+        "escalation": escalation,
+        "spare_account": spare,
+        "task": task,
+        "rule": rule,
+        "active_rule": active,
+    }
+
+
+def _rule_values(cause: RootCause, name: str) -> dict:
+    return {
+        "name": name,
+        "conditions": [{"type": "band_is", "band": "red"}],
+        "actions": ["open_risk"],
+        "primary_cause": cause,
+    }
+
+
+def _rule_form(cause: RootCause, **fields) -> dict:
+    return {
+        "name": "Red and renewing",
+        "primary_cause": cause.pk,
+        "actions": ["open_risk"],
+        "c1_type": "band_is",
+        "c1_band": "red",
+        "c2_type": "renewal_within",
+        "c2_days": "90",
+        **fields,
+    }
+
+
+def _rules_state() -> tuple:
+    return (
+        tuple(Rule.objects.order_by("pk").values_list("pk", "name", "active", "version")),
+        RuleMatch.objects.count(),
+    )
 
 
 def _request(client, name: str, method: str, scene) -> object:
-    risk, escalation = scene["risk"], scene["escalation"]
+    risk, escalation, rule = scene["risk"], scene["escalation"], scene["rule"]
     low_usage = RootCause.objects.get(code="low-usage")
     targets = {
         "home": (reverse("home"), {}),
@@ -136,6 +198,22 @@ def _request(client, name: str, method: str, scene) -> object:
             {"title": "Send the quote", "owner": risk.account.csm_id, "due_date": "2030-01-31"},
         ),
         "task_done": (reverse("tasks:done", args=[scene["task"].pk]), {"done": "1"}),
+        "rule_list": (reverse("rules:index"), {}),
+        "rule_detail": (reverse("rules:detail", args=[rule.pk]), {}),
+        "rule_new_form": (reverse("rules:new"), {}),
+        "rule_new_submit": (reverse("rules:new"), _rule_form(low_usage)),
+        "rule_preview": (reverse("rules:new"), _rule_form(low_usage, intent="preview")),
+        "rule_edit_form": (reverse("rules:edit", args=[rule.pk]), {}),
+        "rule_edit_submit": (
+            reverse("rules:edit", args=[rule.pk]),
+            _rule_form(low_usage, name="Quiet rule, renamed", version=rule.version),
+        ),
+        "rule_activate": (
+            reverse("rules:active", args=[rule.pk]),
+            {"active": "1", "version": rule.version},
+        ),
+        "rule_delete": (reverse("rules:delete", args=[rule.pk]), {}),
+        "rule_evaluate": (reverse("rules:evaluate"), {}),
     }
     url, data = targets[name]
     return getattr(client, method)(url, data)
@@ -152,6 +230,7 @@ def test_role_can_or_cannot(client, people, scene, role, name, method, allowed, 
             user=people["team_manager"], escalation=scene["escalation"], note="Later."
         )
     records, events = RiskRecord.objects.count(), TimelineEvent.objects.count()
+    rules = _rules_state()
 
     response = _request(client, name, method, scene)
 
@@ -160,8 +239,13 @@ def test_role_can_or_cannot(client, people, scene, role, name, method, allowed, 
         assert response["Location"].startswith(reverse("login"))
     elif role in allowed:
         assert response.status_code == status, response.content.decode()[:500]
-        if method == "post":
+        if name == "rule_preview":
+            assert _rules_state() == rules  # a preview saves nothing
+        elif method == "post" and name in RULE_CELLS:
+            assert _rules_state() != rules
+        elif method == "post":
             assert TimelineEvent.objects.count() > events
     else:
         assert response.status_code == 403
         assert (RiskRecord.objects.count(), TimelineEvent.objects.count()) == (records, events)
+        assert _rules_state() == rules

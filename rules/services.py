@@ -125,7 +125,10 @@ def rule_update(
     *, user: User, rule: Rule | int, values: dict[str, Any], version: int | None = None
 ) -> Rule:
     """Change a rule. With ``version``, refuse (409) if someone saved it since.
-    An evaluation running meanwhile finishes with the old definition first."""
+    An evaluation running meanwhile finishes with the old definition first.
+    Switching a rule off is always allowed, also when its conditions could no
+    longer be saved as they are (a measure they test was deleted since);
+    every other change checks the whole rule again."""
     _ensure_admin(user)
     rule = Rule.objects.select_for_update(no_key=True).get(pk=_pk(rule))
     if version is not None and int(version) != rule.version:
@@ -134,7 +137,10 @@ def rule_update(
             "reload it and make your change again.",
             existing=rule,
         )
-    fields = clean_rule(values, rule=rule)
+    if values.keys() == {"active"} and values["active"] is False:
+        fields: dict[str, Any] = {"active": False}
+    else:
+        fields = clean_rule(values, rule=rule)
     for name, value in fields.items():
         setattr(rule, name, value)
     rule.updated_at = timezone.now()

@@ -26,7 +26,7 @@ from rules.evaluation import (
     system_user,
 )
 from rules.models import Outcome, RuleMatch
-from rules.services import FUTURE_DAY, evaluate_now
+from rules.services import FUTURE_DAY, evaluate_now, rule_update
 from tests import factories
 from tests.rules.conftest import D, event, number, observe, rule, scored
 
@@ -353,3 +353,15 @@ def test_an_evaluation_for_listed_accounts_leaves_the_others_alone(team):
     # Rescoring other_open clears it.
     assert evaluate_rules(as_of=D + dt.timedelta(days=1), account_ids=[other_open.pk]).cleared == 1
     assert evaluate_rules(as_of=D, account_ids=[]).matched == 0
+
+
+def test_a_rule_whose_measure_is_gone_can_be_switched_off_but_not_on(team):
+    admin = factories.AdminFactory()
+    gone = number("gone-measure")
+    r = rule({"type": "measure_below", "measure": "gone-measure", "value": 5})
+    gone.delete()
+    switched_off = rule_update(user=admin, rule=r, values={"active": False}, version=r.version)
+    assert (switched_off.active, switched_off.version) == (False, r.version + 1)
+    with pytest.raises(InvalidInput) as refused:
+        rule_update(user=admin, rule=r, values={"active": True})
+    assert "conditions[0].measure" in refused.value.errors

@@ -154,6 +154,28 @@ def _events(n: int) -> None:
         )
 
 
+def _rules(n: int) -> None:
+    from tests.rules.conftest import rule
+
+    for _ in range(n):
+        rule({"type": "band_is", "band": "red"})
+
+
+def _matches(n: int) -> None:
+    from rules.models import RuleMatch
+    from tests.rules.conftest import rule
+
+    for i in range(n):
+        RuleMatch.objects.create(
+            rule=rule({"type": "band_is", "band": "red"}),
+            account=factories.AccountFactory(),
+            matched_at=timezone.now(),
+            as_of=timezone.localdate(),
+            evidence=[{"type": "band_is", "band": "red", "score": i}],
+            risk=factories.RiskRecordFactory() if i % 2 else None,
+        )
+
+
 CHANGELISTS: list[tuple[str, Callable[[int], None], int]] = [
     ("accounts_region", _regions, 5),
     ("accounts_segment", _segments, 5),
@@ -163,6 +185,8 @@ CHANGELISTS: list[tuple[str, Callable[[int], None], int]] = [
     ("risks_riskrecord", _risks, 8),
     ("risks_escalation", _escalations, 6),
     ("risks_timelineevent", _events, 5),
+    ("rules_rule", _rules, 7),
+    ("rules_rulematch", _matches, 9),
 ]
 
 

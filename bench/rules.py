@@ -78,8 +78,17 @@ def _statements(as_of: date, active_accounts: int | None) -> int:
 
     with transaction.atomic():
         if active_accounts is not None:
-            keep = Account.objects.order_by("pk").values_list("pk", flat=True)[active_accounts]
-            Account.objects.filter(pk__gte=keep).update(status="churned", churned_on=as_of)
+            # The accounts after the first `active_accounts` churn (none when
+            # the bench has fewer).
+            first_left_out = list(
+                Account.objects.order_by("pk").values_list("pk", flat=True)[
+                    active_accounts : active_accounts + 1
+                ]
+            )
+            if first_left_out:
+                Account.objects.filter(pk__gte=first_left_out[0]).update(
+                    status="churned", churned_on=as_of
+                )
         with count_queries() as statements:
             result = evaluate_rules(as_of=as_of)
         transaction.set_rollback(True)

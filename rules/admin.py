@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from core.admin import ReadOnlyAdmin
 
 from .evidence import sentences
-from .models import Rule, RuleMatch
+from .models import RULE_FIELDS, Rule, RuleMatch
 
 
 @admin.register(Rule)
@@ -21,21 +21,7 @@ class RuleAdmin(ReadOnlyAdmin):
     list_filter = ("active", "segment", "region")
     list_select_related = ("segment", "region", "primary_cause")
     search_fields = ("name", "description")
-    fields = (
-        "name",
-        "description",
-        "active",
-        "segment",
-        "region",
-        "conditions",
-        "actions",
-        "primary_cause",
-        "version",
-        "created_by",
-        "created_at",
-        "updated_at",
-        "page",
-    )
+    fields = (*RULE_FIELDS, "version", "created_by", "created_at", "updated_at", "page")
 
     @admin.display(description="Rule page")
     def page(self, rule: Rule) -> str:

@@ -34,8 +34,14 @@ from health.models import Measure, MeasureKind
 
 MAX_CONDITIONS = 3
 MAX_DAYS = 730
-# The bounds of a value compared with a measure (the observation's own column).
-VALUE_LIMIT = Decimal("1e14")
+MAX_POINTS = 100
+# A % change: above -100 (a value cannot fall further) and below this.
+PERCENT_LOW = Decimal(-100)
+PERCENT_HIGH = Decimal(10000)
+# The bounds of a value compared with a measure: as many digits as a
+# scorecard line's red and green, few enough that a JSON number keeps every
+# one of them.
+VALUE_LIMIT = Decimal("1e10")
 VALUE_PLACES = 4
 
 BAND_IS = "band_is"
@@ -186,13 +192,13 @@ def _parameter(
         problem = _measure(kind, value, measures)
         return (None, problem) if problem else (value, "")
     if name == "points":
-        checked = _whole(value, 1, 100)
+        checked = _whole(value, 1, MAX_POINTS)
     elif name == "days":
         checked = _whole(value, 1, MAX_DAYS)
     elif name == "value":
         checked = _decimal(value, -VALUE_LIMIT, VALUE_LIMIT)
     else:  # percent
-        checked = _decimal(value, Decimal(-100), Decimal(10000))
+        checked = _decimal(value, PERCENT_LOW, PERCENT_HIGH)
     if isinstance(checked, str):
         return None, checked
     return (_json_number(checked) if isinstance(checked, Decimal) else checked), ""

@@ -57,7 +57,8 @@ def measures_by_code() -> dict[str, Measure]:
     return {measure.code: measure for measure in Measure.objects.all()}
 
 
-def _pk(value: Any) -> Any:
+def pk_of(value: Any) -> Any:
+    """The primary key of a model instance, or the value itself (an id)."""
     return getattr(value, "pk", value)
 
 
@@ -301,32 +302,49 @@ def _notify(rule: Rule, match: RuleMatch, risk: RiskRecord | None) -> None:
     )
 
 
+# How many times the actions look again for the account's open record when
+# a person files on the account at the same moment (each look waits for them).
+_ATTEMPTS = 3
+
+
+def _skip(match: RuleMatch, why: str) -> None:
+    match.outcome, match.outcome_note = Outcome.SKIPPED, why[:255]
+
+
 def _act(match: RuleMatch, user: User, now: Any) -> None:
     rule, account = match.rule, match.account
+    if not rule.active:
+        return _skip(match, "The rule was switched off before its actions were taken.")
     if match.cleared_at is not None:
-        match.outcome, match.outcome_note = Outcome.SKIPPED, "Cleared before it was acted on."
-        return
+        return _skip(match, "Cleared before it was acted on.")
     if account.is_churned:
-        match.outcome, match.outcome_note = Outcome.SKIPPED, "The account churned."
-        return
-    open_risk = (
-        RiskRecord.objects.select_for_update(no_key=True)
-        .filter(account=account, status=RiskStatus.OPEN)
-        .first()
-    )
+        return _skip(match, "The account churned.")
     origin = {"rule": rule.pk, "rule_name": rule.name, "match": match.pk}
-    if open_risk is not None:
-        timeline_add(
-            risk=open_risk,
-            kind=TimelineKind.NOTE,
-            actor=user,
-            at=now,
-            text=_summary(rule, match),
-            data=origin,
+    for _ in range(_ATTEMPTS):
+        # The open record is locked as closing locks it, before anything of
+        # its account: a close running now is waited for, then seen closed.
+        open_risk = (
+            RiskRecord.objects.select_for_update(no_key=True)
+            .filter(account=account, status=RiskStatus.OPEN)
+            .first()
         )
-        match.risk, match.outcome = open_risk, Outcome.NOTED
-    elif rule.opens_risk:
+        if open_risk is not None:
+            timeline_add(
+                risk=open_risk,
+                kind=TimelineKind.NOTE,
+                actor=user,
+                at=now,
+                text=_summary(rule, match),
+                data=origin,
+            )
+            match.risk, match.outcome = open_risk, Outcome.NOTED
+            break
+        if not rule.opens_risk:
+            match.outcome = Outcome.NOTIFIED
+            break
         try:
+            # Filing locks the account itself (and nothing before it here),
+            # so a churned account or a record filed meanwhile is refused.
             with transaction.atomic():
                 match.risk = risk_open(
                     user=user,
@@ -337,12 +355,18 @@ def _act(match: RuleMatch, user: User, now: Any) -> None:
                     origin=origin,
                 )
             match.outcome = Outcome.OPENED
+            break
+        except Conflict as error:
+            if not isinstance(error.existing, RiskRecord):
+                return _skip(match, error.message)
+            # Someone filed a record meanwhile: look again, to note on it.
         except DomainError as error:
-            match.outcome, match.outcome_note = Outcome.SKIPPED, error.message[:255]
+            return _skip(match, error.message)
     else:
-        match.outcome = Outcome.NOTIFIED
-    if rule.notifies and match.outcome != Outcome.SKIPPED:
+        return _skip(match, "The account's risk records kept changing; not acted on.")
+    if rule.notifies:
         _notify(rule, match, match.risk)
+    return None
 
 
 def act_on_match(match: RuleMatch | int) -> RuleMatch | None:
@@ -352,18 +376,15 @@ def act_on_match(match: RuleMatch | int) -> RuleMatch | None:
     was acted on already."""
     user = system_user()
     with transaction.atomic():
-        # The match first (a second worker skips it while this one holds
-        # it), then the account, as filing does, before looking for its
-        # open record.
+        # A second worker skips the match while this one holds it.
         match = (
             RuleMatch.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("rule__primary_cause", "account__csm__manager")
-            .filter(pk=_pk(match), acted_at__isnull=True)
+            .filter(pk=pk_of(match), acted_at__isnull=True)
             .first()
         )
         if match is None:
             return None
-        Account.objects.select_for_update(no_key=True).filter(pk=match.account_id).first()
         now = timezone.now()
         _act(match, user, now)
         match.acted_at = now

@@ -6,6 +6,7 @@ from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from accounts.models import Account, Region, Segment
 from risks.models import RiskRecord, RootCause
@@ -21,7 +22,7 @@ class Rule(models.Model):
     once per episode and takes its actions. Rules start inactive: an admin
     previews what a rule would match before switching it on."""
 
-    name = models.CharField(max_length=120, unique=True)
+    name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
     active = models.BooleanField(default=False)
     segment = models.ForeignKey(
@@ -47,15 +48,16 @@ class Rule(models.Model):
     )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
-    # Bumped by every change, so that an evaluation that read the old
-    # definition is not mistaken for one of the new (and for optimistic
-    # locking in the editor).
+    # Bumped by every change: the editor and the API send the version they
+    # loaded, and a change to a rule someone saved since is refused.
     version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=~Q(name=""), name="rule_name_not_blank"),
+            # Unique whatever the case, as the service checks it.
+            models.UniqueConstraint(Lower("name"), name="rule_name_unique_any_case"),
         ]
 
     def __str__(self) -> str:

@@ -19,18 +19,25 @@ from risks.models import RootCause
 
 from . import conditions as c
 from . import tasks
-from .evaluation import Evaluation, Preview, evaluate_rules, measures_by_code, rule_preview
+from .evaluation import (
+    Evaluation,
+    Preview,
+    evaluate_rules,
+    measures_by_code,
+    pk_of,
+    rule_preview,
+)
 from .models import RULE_FIELDS, Action, Rule, RuleMatch
 
 logger = logging.getLogger(__name__)
 
 ONLY_ADMINS = "Only CS operations admins may change risk rules."
-FUTURE_DAY = "Rules are evaluated as of today or an earlier day, not a later one."
 NAME_LIMIT = 120
 DESCRIPTION_LIMIT = 2000
 
 
-def _ensure_admin(user: User) -> None:
+def ensure_admin(user: User) -> None:
+    """Only CS operations admins write rules (the pages ask this too)."""
     if not user.is_cs_admin:
         raise NotAllowed(ONLY_ADMINS)
 
@@ -38,17 +45,13 @@ def _ensure_admin(user: User) -> None:
 # --- saving rules --------------------------------------------------------------------------
 
 
-def _pk(value: Any) -> Any:
-    return getattr(value, "pk", value)
-
-
 def _fk(model: type, value: Any, field: str, errors: dict[str, list[str]], label: str) -> Any:
     if value in (None, ""):
         return None
     try:
-        return model.objects.get(pk=int(_pk(value)))
+        return model.objects.get(pk=int(pk_of(value)))
     except (TypeError, ValueError, model.DoesNotExist):
-        errors.setdefault(field, []).append(f"No {label} has the id {_pk(value)!r}.")
+        errors.setdefault(field, []).append(f"No {label} has the id {pk_of(value)!r}.")
         return None
 
 
@@ -110,7 +113,7 @@ def clean_rule(values: dict[str, Any], *, rule: Rule | None = None) -> dict[str,
 @transaction.atomic
 def rule_create(*, user: User, values: dict[str, Any]) -> Rule:
     """A new rule; inactive unless ``active`` says otherwise."""
-    _ensure_admin(user)
+    ensure_admin(user)
     now = timezone.now()
     fields = clean_rule({"active": False, **values})
     try:
@@ -129,8 +132,8 @@ def rule_update(
     Switching a rule off is always allowed, also when its conditions could no
     longer be saved as they are (a measure they test was deleted since);
     every other change checks the whole rule again."""
-    _ensure_admin(user)
-    rule = Rule.objects.select_for_update(no_key=True).get(pk=_pk(rule))
+    ensure_admin(user)
+    rule = Rule.objects.select_for_update(no_key=True).get(pk=pk_of(rule))
     if version is not None and int(version) != rule.version:
         raise Conflict(
             f"Someone changed the rule \u201c{rule.name}\u201d since you opened it; "
@@ -141,10 +144,18 @@ def rule_update(
         fields: dict[str, Any] = {"active": False}
     else:
         fields = clean_rule(values, rule=rule)
+    was_active = rule.active
     for name, value in fields.items():
         setattr(rule, name, value)
     rule.updated_at = timezone.now()
     rule.version += 1
+    if was_active and not rule.active:
+        # Switched off: its episodes end (nothing judges them any more), and
+        # matches not acted on yet are skipped. Switched on again, it starts
+        # afresh with the accounts it matches then.
+        RuleMatch.objects.filter(rule=rule, cleared_at__isnull=True).update(
+            cleared_at=rule.updated_at
+        )
     try:
         with transaction.atomic():
             rule.save()
@@ -157,8 +168,8 @@ def rule_update(
 def rule_delete(*, user: User, rule: Rule | int) -> None:
     """Delete a rule that never matched; one with matches keeps its history
     and can only be switched off."""
-    _ensure_admin(user)
-    rule = Rule.objects.select_for_update().get(pk=_pk(rule))
+    ensure_admin(user)
+    rule = Rule.objects.select_for_update().get(pk=pk_of(rule))
     if RuleMatch.objects.filter(rule=rule).exists():
         raise Conflict(
             f"The rule \u201c{rule.name}\u201d has matched accounts, so it keeps its "
@@ -200,13 +211,14 @@ def hand_over_actions() -> None:
     transaction.on_commit(enqueue, robust=True)
 
 
-def evaluate_now(*, user: User, as_of: dt.date | None = None) -> Evaluation:
-    """An admin's "evaluate now": every active rule, then the new matches'
-    actions (already taken on return when tasks run in-process)."""
-    _ensure_admin(user)
-    if as_of is not None and as_of > timezone.localdate():
-        raise InvalidInput({"as_of": [FUTURE_DAY]})
-    result = evaluate_rules(as_of=as_of)
+def evaluate_now(*, user: User) -> Evaluation:
+    """An admin's "evaluate now": every active rule as of today, then the new
+    matches' actions (already taken on return when tasks run in-process).
+    Always today: rules act on the current signals, and an evaluation of
+    another day would end and start live episodes on old data. What a rule
+    matched on an earlier day is its preview's to show."""
+    ensure_admin(user)
+    result = evaluate_rules()
     if result.matched:
         hand_over_actions()
     return result

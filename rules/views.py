@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Account, User
-from core.exceptions import Conflict, InvalidInput, NotAllowed
+from core.exceptions import Conflict, InvalidInput
 from risks.panels import Panel
 
 from . import selectors, services
@@ -36,13 +36,6 @@ from .models import Action, Rule
 # The matches a rule's page lists, newest first.
 RECENT_MATCHES = 50
 PREVIEW_INTENT = "preview"
-
-
-def _ensure_admin(user: User) -> None:
-    """The editor is for admins only, as every write of a rule (the service
-    says the same when asked to save)."""
-    if not user.is_cs_admin:
-        raise NotAllowed(services.ONLY_ADMINS)
 
 
 def detail_url(rule: Rule | int) -> str:
@@ -174,7 +167,7 @@ def rule_set_active(request: HttpRequest, pk: int) -> HttpResponse:
     rule = _load(pk)
     form = ActiveForm(request.POST)
     if not form.is_valid():
-        _ensure_admin(request.user)
+        services.ensure_admin(request.user)
         messages.error(request, "The switch was not understood: reload the page and try again.")
         return redirect(detail_url(rule))
     active = form.cleaned_data["active"]
@@ -268,7 +261,7 @@ def _editor(
 
 
 def _edit(request: HttpRequest, rule: Rule | None) -> HttpResponse:
-    _ensure_admin(request.user)
+    services.ensure_admin(request.user)
     if request.method != "POST":
         return _editor(request, RuleForm(rule=rule), rule=rule)
     form = RuleForm(request.POST, rule=rule)

@@ -22,7 +22,7 @@ from risks.api.serializers import CauseCodeField
 
 from .. import conditions as c
 from ..evidence import sentences
-from ..models import Action, Outcome, Rule, RuleMatch
+from ..models import RULE_FIELDS, Action, Outcome, Rule, RuleMatch
 
 # --- the schema of conditions and evidence -----------------------------------------------
 
@@ -31,8 +31,8 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
     "points": {
         "type": "integer",
         "minimum": 1,
-        "maximum": 100,
-        "description": "Health score points, 1 to 100.",
+        "maximum": c.MAX_POINTS,
+        "description": f"Health score points, 1 to {c.MAX_POINTS}.",
     },
     "days": {"type": "integer", "minimum": 1, "maximum": c.MAX_DAYS},
     "measure": {
@@ -50,12 +50,13 @@ _PARAMETERS: dict[str, dict[str, Any]] = {
     },
     "percent": {
         "type": "number",
-        "minimum": -100,
+        "minimum": int(c.PERCENT_LOW),
         "exclusiveMinimum": True,
-        "maximum": 10000,
+        "maximum": int(c.PERCENT_HIGH),
         "exclusiveMaximum": True,
         "description": "A % change against the measure's baseline (e.g. -30), greater than "
-        f"-100 and less than 10000, at most {c.VALUE_PLACES} digits after the point.",
+        f"{c.PERCENT_LOW} and less than {c.PERCENT_HIGH}, at most {c.VALUE_PLACES} digits "
+        "after the point.",
     },
 }
 
@@ -215,14 +216,7 @@ class RuleSerializer(serializers.ModelSerializer):
         model = Rule
         fields = [
             "id",
-            "name",
-            "description",
-            "active",
-            "segment",
-            "region",
-            "conditions",
-            "actions",
-            "primary_cause",
+            *RULE_FIELDS,
             "version",
             "created_at",
             "updated_at",
@@ -267,14 +261,6 @@ class PreviewSerializer(serializers.Serializer):
         many=True,
         source="rows",
         help_text="The first 50 of them, the largest ARR first.",
-    )
-
-
-class EvaluateSerializer(serializers.Serializer):
-    as_of = BoundedDateField(
-        required=False,
-        allow_null=True,
-        help_text="YYYY-MM-DD: the day the conditions are judged on; today when left out.",
     )
 
 

@@ -33,7 +33,6 @@ from ..models import Rule, RuleMatch
 from .filters import RuleFilter, RuleMatchFilter
 from .serializers import (
     AsOfQuerySerializer,
-    EvaluateSerializer,
     EvaluationSerializer,
     PreviewSerializer,
     RuleMatchSerializer,
@@ -204,19 +203,19 @@ class RuleViewSet(viewsets.ModelViewSet):
     @extend_schema(
         summary="Evaluate every active rule now (admins)",
         description=(
-            "What the nightly run does, now: each active rule, as of `as_of` (today by "
-            "default), clears the episodes that stopped holding and matches the accounts it "
-            "newly holds for. The new matches' actions are taken once the evaluation is "
-            "saved (by a worker, or before the answer when tasks run in-process)."
+            "What the daily run does, now: each active rule, as of today, clears the "
+            "episodes that stopped holding and matches the accounts it newly holds for. "
+            "The new matches' actions are taken once the evaluation is saved (by a worker, "
+            "or before the answer when tasks run in-process). Always as of today: rules act "
+            "on the current signals. What a rule matched on an earlier day is its "
+            "preview's to show (`as_of`). No body."
         ),
-        request=EvaluateSerializer,
-        responses={200: EvaluationSerializer, **errors(400, 401), 403: ADMINS_ONLY},
+        request=None,
+        responses={200: EvaluationSerializer, **errors(401), 403: ADMINS_ONLY},
     )
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
     def evaluate(self, request: Request) -> Response:
-        body = EvaluateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        result = services.evaluate_now(user=request.user, as_of=body.validated_data.get("as_of"))
+        result = services.evaluate_now(user=request.user)
         return Response(EvaluationSerializer(result).data)
 
 

@@ -26,7 +26,7 @@ from rules.evaluation import (
     system_user,
 )
 from rules.models import Outcome, RuleMatch
-from rules.services import FUTURE_DAY, evaluate_now, rule_update
+from rules.services import evaluate_now, rule_update
 from tests import factories
 from tests.rules.conftest import D, event, number, observe, rule, scored
 
@@ -327,13 +327,45 @@ def test_a_rule_whose_measure_changed_kind_cannot_run(team):
         rule_preview(r, as_of=D)
 
 
-def test_evaluating_now_refuses_a_later_day():
-    admin = factories.AdminFactory()
-    with pytest.raises(InvalidInput) as refused:
-        evaluate_now(user=admin, as_of=timezone.localdate() + dt.timedelta(days=1))
-    assert refused.value.errors == {"as_of": [FUTURE_DAY]}
+def test_evaluating_now_is_for_admins_and_always_as_of_today(team):
+    _, csm = team
+    factories.AccountFactory(csm=csm)
+    rule({"type": "band_is", "band": "unknown"}, actions=["notify"])
     with pytest.raises(NotAllowed):
         evaluate_now(user=factories.CsmFactory())
+    result = evaluate_now(user=factories.AdminFactory())
+    assert (result.as_of, result.matched) == (timezone.localdate(), 1)
+    assert RuleMatch.objects.get().as_of == timezone.localdate()
+
+
+def test_switching_a_rule_off_ends_its_episodes_and_skips_its_pending_actions(team):
+    _, csm = team
+    red_account(csm, "first")
+    red_account(csm, "second")
+    admin = factories.AdminFactory()
+    r = rule(RED, actions=["open_risk", "notify"])
+    evaluate_rules(as_of=D)
+    act_on_match(RuleMatch.objects.order_by("pk").first())
+    rule_update(user=admin, rule=r, values={"active": False})
+    assert not RuleMatch.objects.filter(rule=r, cleared_at__isnull=True).exists()
+    act_on_pending()
+    pending = RuleMatch.objects.order_by("pk").last()
+    assert (pending.outcome, pending.outcome_note) == (
+        Outcome.SKIPPED,
+        "The rule was switched off before its actions were taken.",
+    )
+    assert RiskRecord.objects.count() == 1
+    # Switched on again, it starts afresh with the accounts it matches.
+    rule_update(user=admin, rule=r, values={"active": True})
+    assert evaluate_rules(as_of=D).matched == 2
+
+
+def test_rule_names_are_unique_whatever_the_case_in_the_database():
+    from django.db import IntegrityError, transaction
+
+    rule(RED, name="Red band")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rule(RED, name="RED BAND")
 
 
 def test_an_evaluation_for_listed_accounts_leaves_the_others_alone(team):

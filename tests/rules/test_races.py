@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from risks.models import RiskRecord, StepOwner, Task, TimelineEvent, TimelineKind
+from risks.models import RiskRecord, RiskStatus, StepOwner, Task, TimelineEvent, TimelineKind
 from rules.evaluation import act_on_pending, evaluate_rules
 from rules.models import Outcome, RuleMatch
 from tests import factories
@@ -53,3 +53,121 @@ def test_evaluations_at_once_fire_once_and_open_one_record_per_account(red_accou
         risk = RiskRecord.objects.get(account=account)
         assert Task.objects.filter(risk=risk).count() == 2
         assert TimelineEvent.objects.filter(risk=risk, kind=TimelineKind.OPENED).count() == 1
+
+
+def test_acting_on_a_match_while_the_record_closes_as_churned_never_deadlocks(
+    red_accounts, monkeypatch
+):
+    """Closing as churned locks the record, then the account. The actions
+    must not hold the account while they wait for the record: here the close
+    takes the record's lock first and pauses until the actions are under way,
+    then reaches for the account."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from risks import services as risk_services
+    from risks.services import workflow
+    from rules.evaluation import act_on_match
+
+    accounts, cause = red_accounts
+    account = accounts[0]
+    risk = factories.RiskRecordFactory(account=account, primary_cause=cause)
+    rule({"type": "band_is", "band": "red"}, primary_cause=cause)
+    evaluate_rules(as_of=D)
+    match = RuleMatch.objects.get(account=account)
+    manager = factories.ManagerFactory(username="race-manager")
+    account.csm.manager = manager
+    account.csm.save()
+
+    record_locked, acting = threading.Event(), threading.Event()
+    lock_risk = workflow._lock_risk
+
+    def lock_then_wait(risk_id):
+        locked = lock_risk(risk_id)
+        record_locked.set()
+        acting.wait(timeout=5)
+        time.sleep(0.5)  # the actions reach their first lock meanwhile
+        return locked
+
+    monkeypatch.setattr(workflow, "_lock_risk", lock_then_wait)
+
+    def close():
+        risk_services.risk_close(
+            user=manager, risk=risk.pk, outcome=RiskStatus.CHURNED, note="Gone."
+        )
+
+    def act():
+        record_locked.wait(timeout=5)
+        acting.set()
+        return act_on_match(match.pk)
+
+    errors: list[Exception] = []
+
+    def run(action):
+        try:
+            action()
+        except Exception as error:  # asserted on below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(action,)) for action in (close, act)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    match.refresh_from_db()
+    # The close went first; the actions then found the account churned.
+    assert RiskRecord.objects.get(pk=risk.pk).status == RiskStatus.CHURNED
+    assert (match.outcome, match.risk_id) == (Outcome.SKIPPED, None)
+    assert RiskRecord.objects.filter(account=account, status=RiskStatus.OPEN).count() == 0
+
+
+def test_evaluations_of_one_rule_take_turns(red_accounts):
+    """An evaluation waits while another holds the rule, then finds its
+    matches: the rule's lock, not only the one-open-match index."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from rules.models import Rule
+
+    accounts, cause = red_accounts
+    r = rule({"type": "band_is", "band": "red"}, primary_cause=cause)
+    holding, release = threading.Event(), threading.Event()
+    finished: list[float] = []
+
+    def hold():
+        try:
+            with transaction.atomic():
+                Rule.objects.select_for_update(no_key=True).get(pk=r.pk)
+                holding.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    def evaluate():
+        try:
+            holding.wait(timeout=10)
+            result = evaluate_rules(as_of=D)
+            finished.append(time.monotonic())
+            assert result.matched == len(accounts)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=hold), threading.Thread(target=evaluate)]
+    for thread in threads:
+        thread.start()
+    holding.wait(timeout=10)
+    time.sleep(0.5)
+    assert finished == []  # still waiting for the rule
+    released_at = time.monotonic()
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert finished and finished[0] >= released_at
+    assert RuleMatch.objects.filter(rule=r).count() == len(accounts)

@@ -273,6 +273,10 @@ class Dialect:
     json_array: str
     json_stored: str  # the JSON as the evidence column stores it
     stage: str  # a CTE {name} computed once per row
+    # An UPDATE of the rows whose {column} is not among the hit of {ctes}:
+    # the clause before it, and its condition.
+    with_update: str
+    not_in_hit: str
 
 
 POSTGRES = Dialect(
@@ -283,6 +287,10 @@ POSTGRES = Dialect(
     json_array="json_build_array({items})",
     json_stored="CAST({json} AS jsonb)",
     stage="{name} AS ({body}\n        OFFSET 0)",
+    # An anti-join, however many rows: a NOT IN list larger than work_mem
+    # would be searched once per row.
+    with_update="WITH {ctes}",
+    not_in_hit="NOT EXISTS (SELECT 1 FROM hit WHERE hit.account_id = {column})",
 )
 SQLITE = Dialect(
     date="date(%({name})s)",
@@ -292,6 +300,10 @@ SQLITE = Dialect(
     json_array="json_array({items})",
     json_stored="{json}",
     stage="{name} AS MATERIALIZED ({body})",
+    # SQLite builds the list once, as an index; and its cursor counts the
+    # rows of an UPDATE only when the statement starts with UPDATE.
+    with_update="",
+    not_in_hit="{column} NOT IN (WITH {ctes} SELECT account_id FROM hit)",
 )
 
 

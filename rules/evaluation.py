@@ -190,10 +190,11 @@ def _evaluate_rule(
         base = {"rule": rule.pk, "now": now, "as_of": as_of, "accounts": json.dumps(account_ids)}
         only_listed = f"AND {_listed(d, 'account_id')}" if account_ids is not None else ""
         with connection.cursor() as cursor:
+            gone = d.not_in_hit.format(ctes=still.ctes, column="rules_rulematch.account_id")
             cursor.execute(
-                f"""UPDATE rules_rulematch SET cleared_at = %(now)s
-                WHERE rule_id = %(rule)s AND cleared_at IS NULL {only_listed}
-                  AND account_id NOT IN (WITH {still.ctes} SELECT account_id FROM hit)""",
+                f"""{d.with_update.format(ctes=still.ctes)}
+                UPDATE rules_rulematch SET cleared_at = %(now)s
+                WHERE rule_id = %(rule)s AND cleared_at IS NULL {only_listed} AND {gone}""",
                 {**still.params, **base},
             )
             cleared = cursor.rowcount

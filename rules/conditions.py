@@ -273,8 +273,8 @@ class Dialect:
     json_array: str
     json_stored: str  # the JSON as the evidence column stores it
     stage: str  # a CTE {name} computed once per row
-    # An UPDATE of the rows whose {column} is not among the hit of {ctes}:
-    # the clause before it, and its condition.
+    # An UPDATE of the open episodes of rule %(rule)s whose {column} is not
+    # among the hit of {ctes}: the clause before it, and its condition.
     with_update: str
     not_in_hit: str
 
@@ -287,10 +287,16 @@ POSTGRES = Dialect(
     json_array="json_build_array({items})",
     json_stored="CAST({json} AS jsonb)",
     stage="{name} AS ({body}\n        OFFSET 0)",
-    # An anti-join, however many rows: a NOT IN list larger than work_mem
-    # would be searched once per row.
-    with_update="WITH {ctes}",
-    not_in_hit="NOT EXISTS (SELECT 1 FROM hit WHERE hit.account_id = {column})",
+    # The accounts of the open episodes less the hit, as a set difference
+    # computed once: a NOT IN list larger than work_mem is searched once per
+    # row, and a NOT EXISTS against the hit may be planned as a nested loop
+    # that runs the whole condition pipeline again for every episode.
+    with_update="""WITH {ctes},
+        gone AS MATERIALIZED (
+            SELECT m.account_id FROM rules_rulematch m
+            WHERE m.rule_id = %(rule)s AND m.cleared_at IS NULL
+            EXCEPT SELECT account_id FROM hit)""",
+    not_in_hit="{column} IN (SELECT account_id FROM gone)",
 )
 SQLITE = Dialect(
     date="date(%({name})s)",

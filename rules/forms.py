@@ -44,7 +44,7 @@ PARAMETER_LABELS = {
 PARAMETER_HELP = {
     "value": "Strictly below or above this number.",
     "percent": "Against the measure's baseline: \u221230 means it fell by more than 30%.",
-    "points": "From 1 to 100.",
+    "points": f"From 1 to {c.MAX_POINTS}.",
     "days": f"From 1 to {c.MAX_DAYS}.",
 }
 _CONDITION_KEY = re.compile(r"^conditions\[(\d+)\](?:\.(\w+))?$")

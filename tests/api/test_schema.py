@@ -284,8 +284,7 @@ def _pinned_rule_parameters() -> list[tuple[str, dict, bool]]:
         ("DELETE /api/v1/rules/{id}/", on_rule, False),
         ("GET /api/v1/rules/{id}/preview/", on_rule, False),
         ("GET /api/v1/rules/{id}/preview/", {**on_rule, "query": {"as_of": "2026-06-30"}}, True),
-        ("POST /api/v1/rules/evaluate/", {}, False),
-        ("POST /api/v1/rules/evaluate/", {"body": {}}, True),
+        ("POST /api/v1/rules/evaluate/", {}, True),
         ("GET /api/v1/rule-matches/{id}/", on_match, True),
     ]
 

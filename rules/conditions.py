@@ -24,6 +24,7 @@ parameters, all of which must hold. As of a day D:
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -81,6 +82,16 @@ REQUIRED = "This field is required."
 
 def _key(index: int, name: str | None = None) -> str:
     return f"conditions[{index}]" + (f".{name}" if name else "")
+
+
+_KEY = re.compile(r"^conditions\[(\d+)\](?:\.(\w+))?$")
+
+
+def parse_key(key: str) -> tuple[int, str | None] | None:
+    """The (0-based condition, parameter or None) an error key such as
+    ``conditions[1].percent`` names; None for any other key."""
+    match = _KEY.match(key)
+    return (int(match[1]), match[2]) if match else None
 
 
 def _whole(value: Any, low: int, high: int) -> int | str:

@@ -14,7 +14,6 @@ them when JavaScript runs).
 from __future__ import annotations
 
 import json
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -47,7 +46,6 @@ PARAMETER_HELP = {
     "points": f"From 1 to {c.MAX_POINTS}.",
     "days": f"From 1 to {c.MAX_DAYS}.",
 }
-_CONDITION_KEY = re.compile(r"^conditions\[(\d+)\](?:\.(\w+))?$")
 
 
 def field_name(row: int, parameter: str) -> str:
@@ -320,9 +318,9 @@ class RuleForm(forms.Form):
     def _field_for(self, key: str) -> str | None:
         if key == "conditions":
             return "conditions"
-        match = _CONDITION_KEY.match(key)
-        if match:
-            index, parameter = int(match[1]), match[2]
+        named = c.parse_key(key)
+        if named:
+            index, parameter = named
             if index >= len(self.rows_sent):
                 return "conditions"
             row = self.rows_sent[index]

@@ -27,7 +27,7 @@ from accounts.models import Account, User
 from core.exceptions import Conflict, InvalidInput
 from risks.panels import Panel
 
-from . import selectors, services
+from . import conditions, selectors, services
 from .evaluation import PREVIEW_LIMIT, Preview, rule_preview
 from .evidence import describe, sentences
 from .forms import ActiveForm, RuleForm
@@ -209,10 +209,10 @@ def rule_set_active(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _error_place(key: str) -> str:
     """A service's error key in words: conditions[1].measure → Condition 2, measure."""
-    if key.startswith("conditions[") and "]" in key:
-        index, _, parameter = key[len("conditions[") :].partition("]")
-        place = f"Condition {int(index) + 1}" if index.isdigit() else "Conditions"
-        parameter = parameter.lstrip(".")
+    named = conditions.parse_key(key)
+    if named:
+        index, parameter = named
+        place = f"Condition {index + 1}"
         return f"{place}, {parameter.replace('_', ' ')}" if parameter else place
     return key.replace("_", " ").capitalize()
 

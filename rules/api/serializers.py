@@ -17,7 +17,6 @@ from rest_framework import serializers
 
 from accounts.models import HealthBand, Region, Segment
 from core.api import CodeRelatedField, MoneyField
-from health.api.serializers import BoundedDateField
 from risks.api.serializers import CauseCodeField
 
 from .. import conditions as c
@@ -228,13 +227,6 @@ class RuleSerializer(serializers.ModelSerializer):
 
 
 # --- preview and evaluation ------------------------------------------------------------
-
-
-class AsOfQuerySerializer(serializers.Serializer):
-    as_of = BoundedDateField(
-        required=False,
-        help_text="YYYY-MM-DD: the day the conditions are judged on; today when left out.",
-    )
 
 
 class PreviewAccountSerializer(serializers.Serializer):

@@ -26,13 +26,13 @@ from rest_framework.response import Response
 
 from core.api import SignedInReadsAdminWrites
 from core.schema import FIELD_ERRORS_SCHEMA, error, errors
+from health.api.serializers import AsOfQuerySerializer
 
 from .. import selectors, services
 from ..evaluation import PREVIEW_LIMIT, rule_preview
 from ..models import Rule, RuleMatch
 from .filters import RuleFilter, RuleMatchFilter
 from .serializers import (
-    AsOfQuerySerializer,
     EvaluationSerializer,
     PreviewSerializer,
     RuleMatchSerializer,

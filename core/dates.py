@@ -14,3 +14,12 @@ OUT_OF_RANGE = f"Enter a date between {EARLIEST.isoformat()} and {LATEST.isoform
 
 def in_range(day: dt.date) -> bool:
     return EARLIEST <= day <= LATEST
+
+
+def in_words(value: object) -> str:
+    """A stored day (a date, or text starting YYYY-MM-DD, as JSON keeps it)
+    as the pages write days: "5 Mar 2026". Anything else as it is."""
+    try:
+        return f"{dt.date.fromisoformat(str(value)[:10]):%-d %b %Y}"
+    except ValueError:
+        return str(value)

@@ -11,13 +11,13 @@ events, so this module never imports it.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from accounts.models import Department, User
+from core.dates import in_words
 
 from .models import RiskStatus, RootCause, TimelineEvent, TimelineKind
 from .templatetags.risk_tags import money
@@ -138,20 +138,13 @@ def _in_sentence(name: str) -> str:
     return label if label[:3].isupper() else label.lower()
 
 
-def _due(value: Any) -> str:
-    try:
-        return f"{dt.date.fromisoformat(str(value)):%-d %b %Y}"
-    except ValueError:
-        return str(value)
-
-
 def _review_event(entry: TimelineEntry, data: dict[str, Any], names: _Names) -> None:
     """A note or an action item from the weekly review: which review, and for an
     action its owner, department and due date — by name, never by id."""
     agenda = data.get("agenda")
     link = names.references.get(("agenda", agenda)) if isinstance(agenda, int) else None
     if link is None and data.get("region") and data.get("week_start"):
-        link = Link(f"{data['region']} review, week of {_due(data['week_start'])}")
+        link = Link(f"{data['region']} review, week of {in_words(data['week_start'])}")
     entry.link = link or Link("the weekly review")
     entry.headline = "From the cross-functional review"
     if entry.event.kind == TimelineKind.ACTION_ADDED:
@@ -170,7 +163,7 @@ def _task_details(entry: TimelineEntry, data: dict[str, Any], names: _Names) -> 
             department = str(data["department"]).replace("_", " ").capitalize()
         entry.details.append(("Department", department))
     if data.get("due_date"):
-        entry.details.append(("Due", _due(data["due_date"])))
+        entry.details.append(("Due", in_words(data["due_date"])))
 
 
 def _rule_link(entry: TimelineEntry, data: dict[str, Any], names: _Names) -> bool:
@@ -259,7 +252,7 @@ def _describe(event: TimelineEvent, names: _Names) -> TimelineEntry:
             # Withdrawn records lose nothing: they were no risk (as in the reports).
             entry.details.append(("ARR lost", _show("arr_at_risk", data["arr_at_risk"], names)))
         if data.get("account_churned_on"):
-            entry.details.append(("Account", f"churned on {_due(data['account_churned_on'])}"))
+            entry.details.append(("Account", f"churned on {in_words(data['account_churned_on'])}"))
     elif kind in (TimelineKind.REVIEW_NOTE, TimelineKind.ACTION_ADDED):
         _review_event(entry, data, names)
     elif kind == TimelineKind.PLAYBOOK_STARTED:

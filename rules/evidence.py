@@ -4,20 +4,13 @@ when the rule or the measure changes later)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from accounts.models import HealthBand
+from core.dates import in_words
 
 from . import conditions as c
-
-
-def _day(value: Any) -> str:
-    try:
-        return f"{dt.date.fromisoformat(str(value)[:10]):%-d %b %Y}"
-    except ValueError:
-        return str(value)
 
 
 def _number(value: Any) -> str:
@@ -69,23 +62,23 @@ def sentence(item: dict[str, Any]) -> str:
     if kind in (c.MEASURE_BELOW, c.MEASURE_ABOVE):
         side = "below" if kind == c.MEASURE_BELOW else "above"
         return (
-            f"{name} was {_number(item.get('value'))} on {_day(item.get('observed_on'))}, "
+            f"{name} was {_number(item.get('value'))} on {in_words(item.get('observed_on'))}, "
             f"{side} {_number(item.get('limit'))}."
         )
     if kind == c.MEASURE_CHANGE_BELOW:
         return (
-            f"{name} was {_number(item.get('value'))} on {_day(item.get('observed_on'))}: "
+            f"{name} was {_number(item.get('value'))} on {in_words(item.get('observed_on'))}: "
             f"{_percent(item.get('change'))} against its average of the "
             f"{_days(item.get('baseline_days'))} before (the rule looks for under "
             f"{_percent(item.get('limit'))})."
         )
     if kind == c.EVENT_WITHIN:
         return (
-            f"{name} was recorded on {_day(item.get('observed_on'))}, "
+            f"{name} was recorded on {in_words(item.get('observed_on'))}, "
             f"within the last {_days(item.get('days'))}."
         )
     if kind == c.RENEWAL_WITHIN:
-        return f"Renews on {_day(item.get('renewal_date'))}, within {_days(item.get('days'))}."
+        return f"Renews on {in_words(item.get('renewal_date'))}, within {_days(item.get('days'))}."
     return str(item)
 
 

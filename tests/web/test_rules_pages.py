@@ -329,6 +329,40 @@ def test_the_list_takes_the_same_queries_for_2_and_10_rules(
     assert len(queries) == 4
 
 
+def _rule_page_queries(client, user, cause, csm, count: int) -> int:
+    """Queries of a rule's page with `count` matches, each of which opened a
+    record, and at least as many red accounts in its preview."""
+    rule = make_rule(user, cause, name=f"Red {count}")
+    for n in range(count):
+        account = factories.AccountFactory(name=f"Red {count}-{n}", csm=csm)
+        scored(account, today(), 20, "red")
+        RuleMatch.objects.create(
+            rule=rule,
+            account=account,
+            matched_at=timezone.now(),
+            as_of=today(),
+            evidence=[{"type": "band_is", "band": "red", "score": 20}],
+            risk=factories.RiskRecordFactory(account=account),
+            outcome="opened",
+            acted_at=timezone.now(),
+        )
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("rules:detail", args=[rule.pk]))
+    assert response.status_code == 200
+    assert len(response.context["recent"]) == count
+    # Red accounts of an earlier call match too.
+    assert response.context["preview"].count >= count
+    return len(queries)
+
+
+def test_a_rule_page_takes_the_same_queries_for_2_and_10_matches(
+    admin_client, admin_user, low_usage, csm
+):
+    few = _rule_page_queries(admin_client, admin_user, low_usage, csm, 2)
+    many = _rule_page_queries(admin_client, admin_user, low_usage, csm, 10)
+    assert few == many
+
+
 # --- the editor: creating a rule -------------------------------------------------------------
 
 

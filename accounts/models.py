@@ -260,6 +260,76 @@ class Account(models.Model):
             raise ValidationError({"csm": "The account owner must be a CSM or a manager."})
 
 
+class RenewalOutcome(models.TextChoices):
+    RENEWED = "renewed", "Renewed"
+    DOWNSELL = "downsell", "Downsell"
+    CHURNED = "churned", "Churned"
+
+
+class RenewalSource(models.TextChoices):
+    API = "api", "API"
+    CSV = "csv", "CSV file"
+    DEMO = "demo", "Demo data"
+
+
+class Renewal(models.Model):
+    """What happened when an account's contract came up for renewal: the
+    outcome and the ARR before and after. The history every learning report
+    measures against (reports: health calibration, program effectiveness,
+    flag coverage; rules: backtests). Written in bulk only, through the
+    renewal importer (accounts.imports); a churned renewal marks its account
+    churned."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="renewals")
+    renewal_date = models.DateField()
+    outcome = models.CharField(max_length=8, choices=RenewalOutcome.choices)
+    arr_before = models.DecimalField(
+        "ARR before", max_digits=14, decimal_places=2, help_text="ARR of the contract ending."
+    )
+    arr_after = models.DecimalField(
+        "ARR after",
+        max_digits=14,
+        decimal_places=2,
+        help_text="ARR of the contract that follows: 0 when the account churned.",
+    )
+    source = models.CharField(max_length=8, choices=RenewalSource.choices)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-renewal_date", "account_id"]
+        constraints = [
+            # Also the index of an account's renewals by day.
+            models.UniqueConstraint(
+                fields=["account", "renewal_date"], name="renewal_one_per_account_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=[choice.value for choice in RenewalOutcome]),
+                name="renewal_outcome_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(arr_before__gte=0, arr_after__gte=0), name="renewal_arr_not_negative"
+            ),
+            # The outcome and the figures agree: a churn leaves nothing, a
+            # downsell less than before, a renewal at least as much.
+            models.CheckConstraint(
+                condition=Q(outcome=RenewalOutcome.CHURNED, arr_after=0)
+                | Q(outcome=RenewalOutcome.DOWNSELL, arr_after__lt=models.F("arr_before"))
+                | Q(outcome=RenewalOutcome.RENEWED, arr_after__gte=models.F("arr_before")),
+                name="renewal_outcome_matches_arr",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["renewal_date", "outcome"], name="renewal_date_outcome_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.renewal_date}: {self.outcome}"
+
+    @property
+    def is_churn(self) -> bool:
+        return self.outcome == RenewalOutcome.CHURNED
+
+
 # The audit trail of admin data: who changed what, when, old → new, whichever
 # way the change came in (the API, the Django admin, a service).
 # Own columns only: reverse relations (a person's risk records, tokens…) are

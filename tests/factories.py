@@ -202,3 +202,22 @@ class ObservationFactory(factory.django.DjangoModelFactory):
     value = Decimal("1")
     source = "api"
     recorded_at = factory.LazyFunction(timezone.now)
+
+
+class RenewalFactory(factory.django.DjangoModelFactory):
+    """A renewal; ``outcome`` churned sets arr_after to 0 unless given. It
+    does not mark the account churned (the importer does): give the account
+    a churned status yourself when a test needs both."""
+
+    class Meta:
+        model = "accounts.Renewal"
+
+    account = factory.SubFactory(AccountFactory)
+    renewal_date = factory.LazyFunction(lambda: timezone.now().date())
+    outcome = "renewed"
+    arr_before = Decimal("10000.00")
+    arr_after = factory.LazyAttribute(
+        lambda o: Decimal("0.00") if o.outcome == "churned" else o.arr_before
+    )
+    source = "api"
+    recorded_at = factory.LazyFunction(timezone.now)

@@ -1,4 +1,5 @@
-"""Admin for CS operations: regions, segments, people and customer accounts."""
+"""Admin for CS operations: regions, segments, people, customer accounts and
+their renewals (read-only: renewals come in through the importer)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyAdmin
+
 from . import services
-from .models import Account, AccountStatus, Region, Segment, User
+from .models import Account, AccountStatus, Region, Renewal, Segment, User
 
 CS_FIELDS = ("role", "region", "manager", "department")
 
@@ -94,3 +97,24 @@ class AccountAdmin(admin.ModelAdmin):
                 f" {active} selected account(s) were active already and were left as they are."
             )
         self.message_user(request, message, messages.SUCCESS)
+
+
+@admin.register(Renewal)
+class RenewalAdmin(ReadOnlyAdmin):
+    """Renewals are written by the importer only (a CSV file on /imports/renewals/
+    or the API), which also marks churned accounts; here they are looked up."""
+
+    list_display = (
+        "account",
+        "renewal_date",
+        "outcome",
+        "arr_before",
+        "arr_after",
+        "source",
+        "recorded_at",
+    )
+    list_filter = ("outcome", "source", "account__region", "account__segment")
+    list_select_related = ("account",)
+    search_fields = ("account__name", "account__external_id")
+    date_hierarchy = "renewal_date"
+    ordering = ("-renewal_date", "account_id")

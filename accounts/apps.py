@@ -10,8 +10,13 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save
 
+        from core.imports import register
+
+        from .imports import renewal_importer
         from .models import User
         from .signals import revoke_tokens_on_password_change
+
+        register(renewal_importer)
 
         post_save.connect(
             revoke_tokens_on_password_change, sender=User, dispatch_uid="revoke-tokens"

@@ -1,13 +1,17 @@
 """Writes to people and customer accounts that are rules, not plain edits: an
 account churns when a risk record closes as churned (called from that service,
-in its transaction), only an admin brings a churned account back, and people
-that records refer to are deactivated, never deleted."""
+in its transaction) or when a churn is its newest renewal (called from the
+renewal importer, in the merge's transaction), only an admin brings a churned
+account back, and people that records refer to are deactivated, never
+deleted."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import ProtectedError, RestrictedError
 
 from core.exceptions import Conflict, NotAllowed
@@ -22,6 +26,63 @@ def account_mark_churned(*, account: Account, on: dt.date) -> Account:
     account.churned_on = on
     account.save(update_fields=["status", "churned_on"])
     return account
+
+
+# The accounts (of those given) that are active and whose newest renewal is
+# a churn: a churn no later renewal follows. The unique (account,
+# renewal_date) index answers both lookups.
+_NEWEST_CHURN = """
+    SELECT r.account_id, r.renewal_date FROM accounts_renewal r
+    WHERE r.account_id IN ({ids}) AND r.outcome = 'churned'
+      AND NOT EXISTS (
+          SELECT 1 FROM accounts_renewal later
+          WHERE later.account_id = r.account_id AND later.renewal_date > r.renewal_date)
+"""
+
+_MARK_CHURNED_POSTGRES = f"""
+    WITH churn AS ({_NEWEST_CHURN.format(ids="SELECT unnest(%(ids)s::bigint[])")}),
+    locked AS MATERIALIZED (
+        SELECT a.id FROM accounts_account a
+        WHERE a.id IN (SELECT account_id FROM churn) AND a.status = 'active'
+        ORDER BY a.id FOR NO KEY UPDATE)
+    UPDATE accounts_account a SET status = 'churned', churned_on = churn.renewal_date
+    FROM churn
+    WHERE a.id = churn.account_id AND a.id IN (SELECT id FROM locked) AND a.status = 'active'
+"""
+
+# Starting with UPDATE (not WITH), so the driver reports the rows changed.
+_MARK_CHURNED_SQLITE = f"""
+    UPDATE accounts_account SET status = 'churned', churned_on = churn.renewal_date
+    FROM ({_NEWEST_CHURN.format(ids="SELECT value FROM json_each(%(ids)s)")}) churn
+    WHERE accounts_account.id = churn.account_id AND accounts_account.status = 'active'
+"""
+
+
+def renewals_mark_churned(*, account_ids: Sequence[int]) -> int:
+    """Of ``account_ids``, mark churned every active account whose newest
+    renewal (the greatest renewal_date of all its renewals) is a churn, as of
+    that renewal's date: one UPDATE, whatever the number of accounts. An
+    account whose newest renewal is a renewal or a downsell, and an account
+    churned already, are left as they are. Its risk records are left too:
+    closing them is their owners' call (risks.services). Returns how many
+    accounts were marked.
+
+    Called by the renewal importer inside the merge's transaction, after the
+    renewals are written, with the accounts the batch sent a churn for (a
+    renewal that is no churn never marks an account, so importing a
+    correction never undoes an admin's reactivation). On PostgreSQL the
+    accounts are locked in id order first, so two imports, or an import and
+    the scoring run (which locks its chunks in id order too), wait for each
+    other instead of deadlocking."""
+    ids = sorted({int(pk) for pk in account_ids})
+    if not ids:
+        return 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_MARK_CHURNED_POSTGRES, {"ids": ids})
+        else:
+            cursor.execute(_MARK_CHURNED_SQLITE, {"ids": json.dumps(ids)})
+        return cursor.rowcount
 
 
 @transaction.atomic

@@ -25,6 +25,22 @@ class ConflictSerializer(serializers.Serializer):
     existing = serializers.IntegerField(required=False)
 
 
+class RowErrorSerializer(serializers.Serializer):
+    """One bad row of a bulk upload (core.imports.RowError)."""
+
+    row = serializers.IntegerField(
+        allow_null=True, help_text="Index of the row in the list sent (0-based), or null."
+    )
+    field = serializers.CharField(allow_null=True, help_text="The row's field, or null.")
+    message = serializers.CharField()
+
+
+class IngestErrorsSerializer(serializers.Serializer):
+    """400 body of a bulk upload (core.imports.RowErrors): nothing was written."""
+
+    errors = RowErrorSerializer(many=True)
+
+
 # 400: {field: [messages]}, with "non_field_errors" for errors of no single
 # field. A body that cannot be parsed answers {"detail": "…"} instead.
 FIELD_ERRORS_SCHEMA = {

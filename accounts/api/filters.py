@@ -1,13 +1,22 @@
-"""Filters of the people list of the API. (Accounts use accounts.filters.AccountFilter,
-the same filters as the accounts page.)"""
+"""Filters of the people and renewal lists of the API. (Accounts use
+accounts.filters.AccountFilter, the same filters as the accounts page.)"""
 
 from __future__ import annotations
 
 import django_filters
 from django.db.models import Q, QuerySet
 
-from accounts.models import Region, Role, User
-from core.lists import StableOrderingFilter
+from accounts.models import (
+    Account,
+    Region,
+    Renewal,
+    RenewalOutcome,
+    RenewalSource,
+    Role,
+    Segment,
+    User,
+)
+from core.lists import DateFilter, DateRangeFilterForm, StableOrderingFilter
 
 
 class UserFilter(django_filters.FilterSet):
@@ -46,3 +55,41 @@ class UserFilter(django_filters.FilterSet):
             | Q(last_name__icontains=value)
             | Q(email__icontains=value)
         )
+
+
+class RenewalFilterForm(DateRangeFilterForm):
+    date_ranges = (("renewed_after", "renewed_before"),)
+
+
+class RenewalFilter(django_filters.FilterSet):
+    account = django_filters.ModelChoiceFilter(queryset=Account.objects.all(), label="Account id")
+    outcome = django_filters.ChoiceFilter(choices=RenewalOutcome.choices)
+    renewed_after = DateFilter(
+        field_name="renewal_date", lookup_expr="gte", label="Renewal date on or after"
+    )
+    renewed_before = DateFilter(
+        field_name="renewal_date", lookup_expr="lte", label="Renewal date on or before"
+    )
+    region = django_filters.ModelChoiceFilter(
+        field_name="account__region",
+        queryset=Region.objects.all(),
+        to_field_name="code",
+        label="Region code of the account (its region today)",
+    )
+    segment = django_filters.ModelChoiceFilter(
+        field_name="account__segment",
+        queryset=Segment.objects.all(),
+        to_field_name="code",
+        label="Segment code of the account (its segment today)",
+    )
+    source = django_filters.ChoiceFilter(choices=RenewalSource.choices)
+    ordering = StableOrderingFilter(
+        label="Sort order",
+        fields=(("renewal_date", "renewal_date"), ("recorded_at", "recorded_at")),
+        default="-renewal_date",
+    )
+
+    class Meta:
+        model = Renewal
+        fields: list[str] = []
+        form = RenewalFilterForm

@@ -4,6 +4,7 @@ regions and segments by code, people by id, money as a two-place decimal string.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import password_validation
@@ -11,8 +12,17 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import ACCOUNT_OWNER_ROLES, Region, Role, Segment, User
+from accounts.models import (
+    ACCOUNT_OWNER_ROLES,
+    Region,
+    Renewal,
+    RenewalOutcome,
+    Role,
+    Segment,
+    User,
+)
 from core.api import CodeRelatedField
+from core.money import MAX_MONEY, MONEY_DIGITS, MONEY_PLACES
 
 
 @extend_schema_field(
@@ -175,4 +185,80 @@ class TokenSerializer(serializers.Serializer):
     )
     expiry = serializers.DateTimeField(
         help_text="When the token stops working (API_TOKEN_TTL_DAYS after it was issued)."
+    )
+
+
+# --- renewals ---------------------------------------------------------------------------
+
+
+class RenewalSerializer(serializers.ModelSerializer):
+    """A renewal as stored, with the account's external id and name."""
+
+    account_external_id = serializers.CharField(
+        source="account.external_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The account's CRM id, or null.",
+    )
+    account_name = serializers.CharField(source="account.name", read_only=True)
+
+    class Meta:
+        model = Renewal
+        fields = [
+            "id",
+            "account",
+            "account_external_id",
+            "account_name",
+            "renewal_date",
+            "outcome",
+            "arr_before",
+            "arr_after",
+            "source",
+            "recorded_at",
+        ]
+        read_only_fields = fields
+
+
+class RenewalRowSerializer(serializers.Serializer):
+    """One row of a bulk upload (documentation of the request body: the rows
+    are checked by the importer, which reports every bad row at once)."""
+
+    account = serializers.IntegerField(
+        required=False, help_text="Account id; or send account_external_id."
+    )
+    account_external_id = serializers.CharField(
+        required=False, help_text="The account's CRM id; or send account."
+    )
+    renewal_date = serializers.DateField(
+        help_text="The day the contract came up; not later than today."
+    )
+    outcome = serializers.ChoiceField(
+        choices=RenewalOutcome.choices, help_text="renewed, downsell or churned (in any case)."
+    )
+    arr_before = serializers.DecimalField(
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        min_value=Decimal("0"),
+        max_value=MAX_MONEY,
+        coerce_to_string=False,
+        help_text="ARR of the contract ending: a number or a decimal string, 0 or more.",
+    )
+    arr_after = serializers.DecimalField(
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        min_value=Decimal("0"),
+        max_value=MAX_MONEY,
+        coerce_to_string=False,
+        required=False,
+        allow_null=True,
+        help_text="ARR of the contract that follows: at least arr_before when renewed, less "
+        "for a downsell; 0, null or left out when churned.",
+    )
+
+
+class RenewalIngestResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField(help_text="New renewals.")
+    updated = serializers.IntegerField(
+        help_text="Renewals of an (account, renewal_date) already known, now replaced by the "
+        "row sent."
     )

@@ -1,4 +1,4 @@
-"""/api/v1/ routes of people, regions and segments, and the token endpoint."""
+"""/api/v1/ routes of people, regions, segments and renewals, and the token endpoint."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from .token import ObtainTokenView, RevokeAllTokensView, RevokeTokenView
-from .views import RegionViewSet, SegmentViewSet, UserViewSet
+from .views import RegionViewSet, RenewalViewSet, SegmentViewSet, UserViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("users", UserViewSet, basename="user")
 router.register("regions", RegionViewSet, basename="region")
 router.register("segments", SegmentViewSet, basename="segment")
+router.register("renewals", RenewalViewSet, basename="renewal")
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),

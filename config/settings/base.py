@@ -322,6 +322,8 @@ SPECTACULAR_SETTINGS = {
         "TaskSourceEnum": "risks.models.TaskSource",
         # accounts (an account's current band and every health score's band)
         "HealthBandEnum": "accounts.models.HealthBand",
+        # a renewal's outcome, beside a risk record's closing outcome
+        "RenewalOutcomeEnum": "accounts.models.RenewalOutcome",
     },
 }
 

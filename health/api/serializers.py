@@ -174,18 +174,6 @@ class IngestResultSerializer(serializers.Serializer):
     )
 
 
-class RowErrorSerializer(serializers.Serializer):
-    row = serializers.IntegerField(
-        allow_null=True, help_text="Index of the row in the list sent (0-based), or null."
-    )
-    field = serializers.CharField(allow_null=True, help_text="The row's field, or null.")
-    message = serializers.CharField()
-
-
-class IngestErrorsSerializer(serializers.Serializer):
-    errors = RowErrorSerializer(many=True)
-
-
 # --- health scores ----------------------------------------------------------------------
 
 

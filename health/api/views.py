@@ -33,7 +33,7 @@ from rest_framework.views import APIView
 from accounts.models import Account, HealthBand
 from core.api import SignedInReadsAdminWrites
 from core.imports import RowErrors
-from core.schema import crud_schema, error, errors
+from core.schema import IngestErrorsSerializer, crud_schema, error, errors
 
 from .. import services
 from ..ingest import MAX_ROWS, ingest_observations
@@ -45,7 +45,6 @@ from .serializers import (
     ComputeJobSerializer,
     ComputeSerializer,
     HealthScoreSerializer,
-    IngestErrorsSerializer,
     IngestResultSerializer,
     MeasureSerializer,
     ObservationRowSerializer,

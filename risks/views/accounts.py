@@ -1,8 +1,9 @@
 """Customer accounts pages: a filterable list, and one account with its open
-risk record, its history and its health. Read-only: every signed-in user may
-read them. They live with the risk records because every row and page shows
-the account's records. Apps above this one add blocks to the account page
-through ``risks.panels`` (the risk rules holding for the account)."""
+risk record, its history, its health and its renewals. Read-only: every
+signed-in user may read them. They live with the risk records because every
+row and page shows the account's records. Apps above this one add blocks to
+the account page through ``risks.panels`` (the risk rules holding for the
+account)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from accounts.selectors import account_renewals
 from core.lists import (
     current_ordering,
     page_size_choices,
@@ -97,6 +99,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "past_risks": past_risks,
             "health": health,
             "health_chart": history_chart(health.history) if health.history else None,
+            "renewals": account_renewals(account),
             "can_file": open_risk is None
             and not account.is_churned
             and can_file_on(request.user, account),

@@ -121,6 +121,11 @@ def _accounts(n: int) -> None:
     factories.AccountFactory.create_batch(n)
 
 
+def _renewals(n: int) -> None:
+    for _ in range(n):
+        factories.RenewalFactory(account=factories.AccountFactory())
+
+
 def _causes(n: int) -> None:
     factories.RootCauseFactory.create_batch(n)
 
@@ -181,6 +186,7 @@ CHANGELISTS: list[tuple[str, Callable[[int], None], int]] = [
     ("accounts_segment", _segments, 5),
     ("accounts_user", _users, 6),
     ("accounts_account", _accounts, 9),
+    ("accounts_renewal", _renewals, 9),
     ("risks_rootcause", _causes, 6),
     ("risks_riskrecord", _risks, 8),
     ("risks_escalation", _escalations, 6),

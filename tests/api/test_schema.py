@@ -23,6 +23,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from accounts.models import Account
 from health.models import Measure
 from health.scoring import score_accounts
 from risks import services
@@ -111,6 +112,7 @@ def test_schema_validates_without_warnings(tmp_path):
         "/api/v1/playbooks/",
         "/api/v1/playbooks/{id}/",
         "/api/v1/playbooks/{id}/preview/",
+        "/api/v1/renewals/",
     ):
         assert f"{path}:" in text, path
     # Action items are tasks now: PATCH /tasks/{id}/ replaced them.
@@ -267,6 +269,7 @@ def _pinned_parameters() -> list[tuple[str, dict, bool]]:
         ("POST /api/v1/risks/{id}/tasks/", on_risk, False),
         ("POST /api/v1/risks/{id}/tasks/", {**on_risk, "body": valid_task}, True),
         *_pinned_rule_parameters(),
+        *_pinned_renewal_parameters(),
     ]
 
 
@@ -286,6 +289,25 @@ def _pinned_rule_parameters() -> list[tuple[str, dict, bool]]:
         ("GET /api/v1/rules/{id}/preview/", {**on_rule, "query": {"as_of": "2026-06-30"}}, True),
         ("POST /api/v1/rules/evaluate/", {}, True),
         ("GET /api/v1/rule-matches/{id}/", on_match, True),
+    ]
+
+
+def _pinned_renewal_parameters() -> list[tuple[str, dict, bool]]:
+    """A valid renewals upload, whose 200 answer is checked against the schema
+    (a renewal, not a churn: the account stays active for the operations after)."""
+    account = Account.objects.order_by("pk").first()
+    valid_rows = [
+        {
+            "account": account.pk,
+            "renewal_date": "2025-06-30",
+            "outcome": "renewed",
+            "arr_before": "50000.00",
+            "arr_after": 55000,
+        }
+    ]
+    return [
+        ("POST /api/v1/renewals/", {"body": valid_rows}, True),
+        ("GET /api/v1/renewals/", {}, True),
     ]
 
 

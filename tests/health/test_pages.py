@@ -354,8 +354,9 @@ def test_account_page_query_count_does_not_grow_with_history(
     observe(scorecard_account, Measure.objects.get(code="logins"), 70, days_ago=1)
 
     # session, user, account, its risk records, newest score, its measures,
-    # the score history, the latest observations, the risk rules holding
-    with django_assert_num_queries(9):
+    # the score history, the latest observations, its renewals, the risk
+    # rules holding
+    with django_assert_num_queries(10):
         response = signed_in.get(detail_url(scorecard_account))
 
     assert len(response.context["health"].history) == min(history, 53)

@@ -261,9 +261,9 @@ def test_account_page_shows_the_facts_open_risk_and_past_records(
     )
 
     # session, user, account, its risk records, its newest health score, its
-    # latest observations, the risk rules holding for it
+    # latest observations, its renewals, the risk rules holding for it
     # (tests/health/test_pages.py pins a scored account)
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         response = signed_in.get(detail_url(account))
 
     assert response.status_code == 200
@@ -302,7 +302,7 @@ def test_account_page_query_count_does_not_grow_with_past_records(
             closed_at=timezone.now() - dt.timedelta(days=90 + 30 * index),
         )
 
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         response = signed_in.get(detail_url(account))
 
     assert len(response.context["past_risks"]) == 12

@@ -19,13 +19,18 @@ parameters, all of which must hold. As of a day D:
 - ``event_within`` {measure, days}: the event was observed on a day in
   (D - days, D];
 - ``renewal_within`` {days}: the account renews on a day in [D, D + days].
+
+``build_query`` judges them as of one day, with evidence (evaluation,
+preview); ``build_replay_query`` on many past days at once, with only what
+was known on each (a backtest, rules.backtest), and the same tests.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -94,7 +99,7 @@ def parse_key(key: str) -> tuple[int, str | None] | None:
     return (int(match[1]), match[2]) if match else None
 
 
-def _whole(value: Any, low: int, high: int) -> int | str:
+def whole_number(value: Any, low: int, high: int) -> int | str:
     """The value as a whole number in [low, high], or the message saying why not."""
     if isinstance(value, bool) or value in (None, ""):
         return REQUIRED if value in (None, "") else "Enter a whole number."
@@ -203,9 +208,9 @@ def _parameter(
         problem = _measure(kind, value, measures)
         return (None, problem) if problem else (value, "")
     if name == "points":
-        checked = _whole(value, 1, MAX_POINTS)
+        checked = whole_number(value, 1, MAX_POINTS)
     elif name == "days":
-        checked = _whole(value, 1, MAX_DAYS)
+        checked = whole_number(value, 1, MAX_DAYS)
     elif name == "value":
         checked = _decimal(value, -VALUE_LIMIT, VALUE_LIMIT)
     else:  # percent
@@ -279,9 +284,17 @@ def _contradictions(conditions: list[dict[str, Any]]) -> Iterable[str]:
 class Dialect:
     date: str  # a date parameter
     minus_days: str  # the date column {d} less {n} days
+    plus_days: str  # the date column {d} plus {n} days
+    days_between: str  # the whole days from the date {start} to the date {end}
+    dates: str  # the rows (day) of the JSON list of dates parameter {name}
+    day_number: str  # the date {d} as a number of days
+    # The rows of {spans} (account_id, since, until) on each replay day in
+    # [since, until), the last replay day at index {last} back from %(replay_end)s.
+    spread: str
     number: str  # a numeric parameter
     json_object: str
     json_array: str
+    json_list: str  # the JSON array of {item} over the rows of a group
     json_stored: str  # the JSON as the evidence column stores it
     stage: str  # a CTE {name} computed once per row
     # An UPDATE of the open episodes of rule %(rule)s whose {column} is not
@@ -293,9 +306,23 @@ class Dialect:
 POSTGRES = Dialect(
     date="CAST(%({name})s AS date)",
     minus_days="({d} - {n})",
+    plus_days="({d} + {n})",
+    days_between="({end} - {start})",
+    dates="SELECT CAST(value AS date) AS day "
+    "FROM json_array_elements_text(CAST(%({name})s AS json))",
+    day_number="({d} - DATE '2000-01-01')",
+    # The replay days in the span, counted back from the last in weeks
+    # (generate_series), instead of comparing each span with every day.
+    spread="""SELECT x.account_id, CAST(%(replay_end)s AS date) - 7 * k AS day, {columns}
+        FROM {spans} x CROSS JOIN LATERAL generate_series(
+            CASE WHEN x.until IS NULL OR x.until > CAST(%(replay_end)s AS date) THEN 0
+                 ELSE (CAST(%(replay_end)s AS date) - x.until) / 7 + 1 END,
+            LEAST((CAST(%(replay_end)s AS date) - x.since) / 7, {last})) AS k
+        WHERE x.since <= CAST(%(replay_end)s AS date)""",
     number="CAST(%({name})s AS numeric)",
     json_object="json_build_object({pairs})",
     json_array="json_build_array({items})",
+    json_list="json_agg({item})",
     json_stored="CAST({json} AS jsonb)",
     stage="{name} AS ({body}\n        OFFSET 0)",
     # The accounts of the open episodes less the hit, as a set difference
@@ -312,9 +339,17 @@ POSTGRES = Dialect(
 SQLITE = Dialect(
     date="date(%({name})s)",
     minus_days="date({d}, '-' || {n} || ' days')",
+    plus_days="date({d}, '+' || {n} || ' days')",
+    days_between="CAST(julianday({end}) - julianday({start}) AS INTEGER)",
+    dates="SELECT date(value) AS day FROM json_each(%({name})s)",
+    day_number="julianday({d})",
+    spread="""SELECT x.account_id, r.day, {columns}
+        FROM {spans} x JOIN replay_days r
+          ON r.day >= x.since AND (x.until IS NULL OR r.day < x.until)""",
     number="CAST(%({name})s AS REAL)",
     json_object="json_object({pairs})",
     json_array="json_array({items})",
+    json_list="json_group_array({item})",
     json_stored="{json}",
     stage="{name} AS MATERIALIZED ({body})",
     # SQLite builds the list once, as an index; and its cursor counts the
@@ -326,8 +361,10 @@ SQLITE = Dialect(
 
 @dataclass
 class Query:
-    """The SQL of one rule: ``ctes`` end in ``hit`` (account_id, arr,
-    evidence) — the accounts in scope for which every condition holds."""
+    """The SQL of one rule: ``ctes`` end in ``hit`` — the accounts in scope
+    for which every condition holds: (account_id, arr, evidence) as of one
+    day (``build_query``), (account_id, day) on each replay date
+    (``build_replay_query``)."""
 
     ctes: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -500,3 +537,278 @@ def _condition_sql(
             baseline_days=str(measure.baseline_days),
         ),
     )
+
+
+# --- replaying past days -----------------------------------------------------------------
+#
+# A backtest judges the conditions on many past days D at once, with only what was
+# known on each: the spelling above looks up each account's figures with a subquery
+# per account and day, which for a year of weekly days and 100,000 accounts is five
+# million lookups per condition. Here each source row is read once instead: a score,
+# an observation or a renewal date holds from one day until another, and is spread
+# onto the replay days in that span (Dialect.spread), then joined by (account, day).
+
+
+@dataclass(frozen=True)
+class _Replay:
+    d: Dialect
+    params: dict[str, Any]
+    scope: str
+    start: dt.date  # the earliest replay day
+    end: dt.date  # the latest
+    weeks: int
+
+    def date(self, name: str, value: dt.date) -> str:
+        self.params[name] = value
+        return self.d.date.format(name=name)
+
+    def plus(self, column: str, days: int) -> str:
+        if days < 0:
+            return self.d.minus_days.format(d=column, n=str(int(-days)))
+        return self.d.plus_days.format(d=column, n=str(int(days)))
+
+    def spread(self, spans: str, columns: str) -> str:
+        """The rows of ``spans`` (account_id, since, until: a day or null for
+        open, excluded) on each replay day D in [since, until): account_id,
+        day, then ``columns`` of the span (alias x)."""
+        return self.d.spread.format(spans=spans, columns=columns, last=str(self.weeks - 1))
+
+
+def _score_rows(name: str, lo: str, r: _Replay) -> str:
+    """The CTE ``name`` of the score rows that can be an account's newest on a
+    day from ``lo`` on: those dated in [lo, end], and each account's newest
+    before ``lo`` (one lookup per account in scope)."""
+    newest = """(SELECT p.{column} FROM health_healthscore p
+                WHERE p.account_id = a.id AND p.as_of < {lo} ORDER BY p.as_of DESC LIMIT 1)"""
+    before = ", ".join(
+        f"{newest.format(column=column, lo=lo)} AS {column}"
+        for column in ("as_of", "band", "score")
+    )
+    return f"""{name} AS (
+        SELECT h.account_id, h.as_of, h.band, h.score FROM health_healthscore h
+        WHERE h.as_of >= {lo} AND h.as_of <= {r.d.date.format(name="replay_end")}
+        UNION ALL
+        SELECT b.id, b.as_of, b.band, b.score
+        FROM (SELECT a.id, {before} FROM accounts_account a WHERE {r.scope}) b
+        WHERE b.as_of IS NOT NULL)"""
+
+
+def _spans_of(rows: str, day: str, columns: str) -> str:
+    """Each row of ``rows`` holds from its ``day`` until the account's next row."""
+    return f"""SELECT account_id, {day} AS since,
+            lead({day}) OVER (PARTITION BY account_id ORDER BY {day}) AS until, {columns}
+        FROM {rows}"""
+
+
+def _replay_condition_sql(
+    index: int, condition: dict[str, Any], measures: Mapping[str, Measure], r: _Replay
+) -> tuple[list[str], bool]:
+    """The CTEs the condition needs on replay days, the last of them
+    ``c{index}_on`` (account_id, day) without repeats, and whether the
+    condition holds on exactly those account days (True) or on all the
+    others (False: ``band_is`` unknown, which holds where no known band
+    does). The same figures and tests as ``_condition_sql``, on each day."""
+    kind = condition["type"]
+    p = f"c{index}_"
+    on = f"{p}on"
+
+    def param(name: str, value: Any) -> str:
+        r.params[p + name] = value
+        return p + name
+
+    def days_of(spans: str) -> str:
+        # An account's spans follow each other without overlapping: each day comes once.
+        return f"{on} AS (SELECT s.account_id, s.day FROM ({r.spread(spans, '1')}) s)"
+
+    def earliest(a: str, b: str) -> str:
+        """The earlier of the day ``a`` and the day ``b`` (null: no bound)."""
+        return f"CASE WHEN {b} IS NOT NULL AND {b} < {a} THEN {b} ELSE {a} END"
+
+    def latest(a: str, b: str) -> str:
+        """The later of the day ``a`` and the day ``b`` (null: no bound)."""
+        return f"CASE WHEN {b} IS NOT NULL AND {b} > {a} THEN {b} ELSE {a} END"
+
+    if kind == RENEWAL_WITHIN:
+        # Renewing within the days on D: the next renewal date known on D (of
+        # the recorded renewals and the account's current date, the earliest
+        # on or after D) is in [D, D + days]. The date x is the next one from
+        # the day after the previous date p on: on the days in
+        # [max(x - days, p + 1), x].
+        days = condition["days"]
+        lo = r.d.date.format(name="replay_start")
+        hi = r.date(p + "until", r.end + dt.timedelta(days=days))
+        since = latest(r.plus("renews", -days), r.plus("previous", 1))
+        ctes = [
+            f"""{p}dates AS (
+        SELECT rr.account_id, rr.renewal_date AS renews FROM accounts_renewal rr
+        WHERE rr.renewal_date >= {lo} AND rr.renewal_date <= {hi}
+        UNION
+        SELECT a.id, a.renewal_date FROM accounts_account a
+        WHERE a.renewal_date >= {lo} AND a.renewal_date <= {hi} AND {r.scope})""",
+            f"""{p}spans AS (
+        SELECT account_id, renews,
+               lag(renews) OVER (PARTITION BY account_id ORDER BY renews) AS previous
+        FROM {p}dates)""",
+            days_of(
+                f"(SELECT account_id, {since} AS since, {r.plus('renews', 1)} AS until "
+                f"FROM {p}spans)"
+            ),
+        ]
+        return ctes, True
+    if kind == BAND_IS:
+        band = condition["band"]
+        unknown = band == HealthBand.UNKNOWN
+        test = f"band {'<>' if unknown else '='} %({param('band', band)})s"
+        ctes = [
+            _score_rows(f"{p}rows", r.d.date.format(name="replay_start"), r),
+            f"{p}spans AS ({_spans_of(f'{p}rows', 'as_of', 'band')})",
+            days_of(f"(SELECT * FROM {p}spans WHERE {test})"),
+        ]
+        return ctes, not unknown
+    if kind == SCORE_DROP:
+        days = condition["days"]
+        points = param("points", condition["points"])
+        lo = r.date(p + "from", r.start - dt.timedelta(days=days))
+        # The score on D - days is the one whose span holds D - days, so the
+        # span moved on by ``days`` holds D.
+        moved = (
+            f"(SELECT account_id, {r.plus('since', days)} AS since, "
+            f"{r.plus('until', days)} AS until, score FROM {p}spans WHERE score IS NOT NULL)"
+        )
+        ctes = [
+            _score_rows(f"{p}rows", lo, r),
+            f"{p}spans AS ({_spans_of(f'{p}rows', 'as_of', 'score')})",
+            # Both scores of each day side by side by grouping, not joining: a
+            # join of two such lists may be planned as a loop over both.
+            f"""{on} AS (
+        SELECT s.account_id, s.day FROM (
+            {r.spread(f"(SELECT * FROM {p}spans WHERE score IS NOT NULL)", "-x.score AS score")}
+            UNION ALL
+            {r.spread(moved, "x.score")}) s
+        GROUP BY s.account_id, s.day
+        HAVING count(*) = 2 AND sum(s.score) >= %({points})s)""",
+        ]
+        return ctes, True
+    measure = measures[condition["measure"]]
+    m = param("measure", measure.pk)
+    end = r.d.date.format(name="replay_end")
+    if kind == EVENT_WITHIN:
+        days = condition["days"]
+        after = r.date(p + "after", r.start - dt.timedelta(days=days))
+        # An event counts for ``days`` from its day, or until the next one.
+        events = f"""(SELECT o.account_id, o.observed_on AS since,
+                lead(o.observed_on) OVER (PARTITION BY o.account_id ORDER BY o.observed_on)
+                  AS next_on
+            FROM health_observation o
+            WHERE o.measure_id = %({m})s AND o.observed_on > {after} AND o.observed_on <= {end})"""
+        spans = (
+            f"(SELECT account_id, since, "
+            f"{earliest(r.plus('since', days), 'next_on')} AS until FROM {events} e)"
+        )
+        return [days_of(spans)], True
+    stale = measure.stale_after_days
+    if kind in (MEASURE_BELOW, MEASURE_ABOVE):
+        lo = r.date(p + "from", r.start - dt.timedelta(days=stale))
+        rows = f"""(SELECT o.account_id, o.observed_on, o.value FROM health_observation o
+            WHERE o.measure_id = %({m})s AND o.observed_on >= {lo} AND o.observed_on <= {end}) o"""
+        limit = r.d.number.format(name=param("limit", Decimal(str(condition["value"]))))
+        test = f"value {'<' if kind == MEASURE_BELOW else '>'} {limit}"
+    else:  # MEASURE_CHANGE_BELOW: each observation's change against its baseline
+        baseline = measure.baseline_days
+        lo = r.date(p + "from", r.start - dt.timedelta(days=stale + baseline))
+        number = r.d.day_number.format(d="o.observed_on")
+        mean = (
+            f"avg(o.value) OVER (PARTITION BY o.account_id ORDER BY {number} "
+            f"RANGE BETWEEN {int(baseline)} PRECEDING AND 1 PRECEDING)"
+        )
+        rows = f"""(SELECT o.account_id, o.observed_on,
+                   100.0 * (o.value - {mean}) / NULLIF({mean}, 0) AS value
+            FROM health_observation o
+            WHERE o.measure_id = %({m})s AND o.observed_on >= {lo} AND o.observed_on <= {end}) o"""
+        limit = r.d.number.format(name=param("limit", Decimal(str(condition["percent"]))))
+        test = f"value < {limit}"
+    # The newest observation holds until the next one, and only while fresh
+    # (D - observed_on ≤ stale_after_days): a stale one is not replaced by an older.
+    fresh_until = r.plus("since", stale + 1)
+    ctes = [
+        f"{p}obs AS ({_spans_of(rows, 'observed_on', 'value')})",
+        f"""{p}spans AS (
+        SELECT account_id, since, {earliest(fresh_until, "until")} AS until
+        FROM {p}obs WHERE {test})""",
+        days_of(f"{p}spans"),
+    ]
+    return ctes, True
+
+
+def _holds_where_none(condition: dict[str, Any]) -> bool:
+    return condition["type"] == BAND_IS and condition["band"] == HealthBand.UNKNOWN
+
+
+def build_replay_query(
+    conditions: list[dict[str, Any]],
+    measures: Mapping[str, Measure],
+    *,
+    days: Sequence[dt.date],
+    scope: str,
+    scope_params: dict[str, Any],
+    d: Dialect,
+) -> Query:
+    """The CTEs that replay the conditions on each of ``days`` (a week apart,
+    oldest first) at once, with only what was known on each day D:
+    observations dated on or before D, health score rows dated on or before
+    D (never the account's mirror of its newest score), the renewal dates
+    known on D (recorded renewals and the current date, never only the
+    current one), and the accounts in ``scope`` (alias a) that had not
+    churned on D (churned_on null or after D). They begin with
+    ``replay_days`` (day) and end in ``hit`` (account_id, day): each account
+    and day on which every condition held. No evidence: a replay counts."""
+    params: dict[str, Any] = {
+        "replay_days": json.dumps([day.isoformat() for day in days]),
+        "replay_start": days[0],
+        "replay_end": days[-1],
+        **scope_params,
+    }
+    r = _Replay(d, params, scope, days[0], days[-1], len(days))
+    ctes = [f"replay_days AS ({d.dates.format(name='replay_days')})"]
+    active = f"(a.churned_on IS NULL OR a.churned_on > {{day}}) AND {scope}"
+    # Conditions that hold on the account days they list first, cheapest
+    # first: the first one's days, joined with the accounts, are the only
+    # rows the others look at. Only when none does (band unknown alone) is
+    # every account on every day the start.
+    ordered = sorted(
+        enumerate(conditions),
+        key=lambda pair: (_holds_where_none(pair[1]), _COST[pair[1]["type"]], pair[0]),
+    )
+    stages: list[str] = []
+    previous = ""
+    for step, (index, condition) in enumerate(ordered):
+        needs, holds_on = _replay_condition_sql(index, condition, measures, r)
+        ctes += needs
+        last = step == len(ordered) - 1
+        if not previous and holds_on:
+            day = "j.day"
+            rows = f"""c{index}_on j
+        JOIN accounts_account a ON a.id = j.account_id WHERE {active.format(day=day)}"""
+        else:
+            if not previous:
+                stages.append(
+                    d.stage.format(
+                        name="s0",
+                        body=f"""
+        SELECT a.id, r.day FROM accounts_account a CROSS JOIN replay_days r
+        WHERE {active.format(day="r.day")}""",
+                    )
+                )
+                previous = "s0"
+            day = "a.day"
+            on = f"c{index}_on j ON j.account_id = a.id AND j.day = a.day"
+            rows = (
+                f"{previous} a JOIN {on}"
+                if holds_on
+                else f"{previous} a LEFT JOIN {on} WHERE j.account_id IS NULL"
+            )
+        columns = f"a.id AS account_id, {day}" if last else f"a.id, {day} AS day"
+        name = "hit" if last else f"s{step + 1}"
+        stages.append(d.stage.format(name=name, body=f"\n        SELECT {columns} FROM {rows}"))
+        previous = name
+    return Query(ctes=",\n    ".join(ctes + stages), params=params)

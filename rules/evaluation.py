@@ -79,19 +79,41 @@ def _scope(rule: Rule, extra: str = "") -> tuple[str, dict[str, Any]]:
     return " AND ".join(parts), params
 
 
+def ensure_runnable(rule: Rule, measures: dict[str, Measure]) -> None:
+    """Conflict when the rule's conditions can no longer run (a measure they
+    test was deleted or changed since)."""
+    problem = c.unusable(rule.conditions, measures)
+    if problem:
+        name = f"\u201c{rule.name}\u201d" if rule.name else "This rule"
+        raise Conflict(f"The rule {name} cannot run: {problem}. Edit its conditions.")
+
+
 def rule_query(
     rule: Rule, *, as_of: dt.date, measures: dict[str, Measure], extra_scope: str = ""
 ) -> c.Query:
     """The rule's query as of a day; Conflict when its conditions can no
     longer run (a measure they test was deleted or changed since)."""
-    problem = c.unusable(rule.conditions, measures)
-    if problem:
-        name = f"\u201c{rule.name}\u201d" if rule.name else "This rule"
-        raise Conflict(f"The rule {name} cannot run: {problem}. Edit its conditions.")
+    ensure_runnable(rule, measures)
     scope, params = _scope(rule, extra_scope)
     return c.build_query(
         rule.conditions, measures, as_of=as_of, scope=scope, scope_params=params, d=_dialect()
     )
+
+
+def rule_replay_query(
+    rule: Rule, *, days: list[dt.date], measures: dict[str, Measure]
+) -> tuple[c.Query, str, c.Dialect]:
+    """The rule's replay on each of ``days`` with only what was known on it
+    (rules.conditions.build_replay_query), and the rule's scope over
+    accounts_account (alias a), whose parameters the query holds; Conflict as
+    ``rule_query``."""
+    ensure_runnable(rule, measures)
+    scope, params = _scope(rule)
+    d = _dialect()
+    query = c.build_replay_query(
+        rule.conditions, measures, days=days, scope=scope, scope_params=params, d=d
+    )
+    return query, scope, d
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from health.models import Measure, MeasureKind
 from risks.forms import cause_queryset
 
 from . import conditions as c
+from .backtest import DEFAULT_HORIZON_DAYS, DEFAULT_MONTHS, MAX_HORIZON_DAYS, MAX_MONTHS
 from .models import Action, Rule
 from .services import DESCRIPTION_LIMIT, NAME_LIMIT
 
@@ -384,3 +385,43 @@ class ActiveForm(forms.Form):
         choices=[("1", "on"), ("0", "off")], coerce=lambda value: value == "1"
     )
     version = forms.IntegerField(required=False, min_value=1)
+
+
+class BacktestForm(forms.Form):
+    """How far back a backtest replays and how long after a match a churn
+    counts, passed on as sent: ``rules.services.backtest_parameters`` judges
+    them (blank: the defaults) and its errors come back beside the inputs."""
+
+    months = forms.CharField(
+        required=False,
+        label="Months back",
+        widget=forms.NumberInput(attrs={"min": 1, "max": MAX_MONTHS, "step": 1}),
+        help_text=f"1 to {MAX_MONTHS}: a replay every week over this many months.",
+    )
+    horizon_days = forms.CharField(
+        required=False,
+        label="Horizon (days)",
+        widget=forms.NumberInput(attrs={"min": 1, "max": MAX_HORIZON_DAYS, "step": 1}),
+        help_text=f"1 to {MAX_HORIZON_DAYS}: a churn this many days after a match counts.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial", {"months": DEFAULT_MONTHS, "horizon_days": DEFAULT_HORIZON_DAYS}
+        )
+        super().__init__(*args, **kwargs)
+
+    def values(self) -> dict[str, Any]:
+        data = self.data if self.is_bound else {}
+        return {name: data.get(name) for name in ("months", "horizon_days")}
+
+    def take_errors(self, error: InvalidInput) -> dict[str, list[str]]:
+        """Put the errors about these fields beside them; the others are returned."""
+        self.is_valid()  # cleans first: errors are added to cleaned fields
+        rest = {}
+        for key, messages in error.errors.items():
+            if key in self.fields:
+                self.add_error(key, messages)
+            else:
+                rest[key] = messages
+        return rest

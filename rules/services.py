@@ -1,7 +1,8 @@
 """Every write of a rule and every rule about rules: saving one (its
-conditions checked by rules.conditions), deleting one, and an admin's
-"evaluate now". Views, the API and the admin call these; the evaluation
-itself is rules.evaluation."""
+conditions checked by rules.conditions), deleting one, an admin's
+"evaluate now", and backtesting a saved rule or an unsaved definition.
+Views, the API and the admin call these; the evaluation itself is
+rules.evaluation, the backtest rules.backtest."""
 
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ from risks.models import RootCause
 
 from . import conditions as c
 from . import tasks
+from .backtest import (
+    DEFAULT_HORIZON_DAYS,
+    DEFAULT_MONTHS,
+    MAX_HORIZON_DAYS,
+    MAX_MONTHS,
+    Backtest,
+    backtest,
+)
 from .evaluation import (
     Evaluation,
     Preview,
@@ -189,6 +198,67 @@ def preview_definition(values: dict[str, Any], *, as_of: dt.date | None = None) 
     if errors:
         raise InvalidInput(errors)
     return rule_preview(Rule(segment=segment, region=region, conditions=conditions), as_of=as_of)
+
+
+# --- backtests ------------------------------------------------------------------------------
+
+
+def backtest_parameters(months: Any = None, horizon_days: Any = None) -> tuple[int, int]:
+    """``months`` (1-36, default 12) and ``horizon_days`` (1-730, default
+    180) as whole numbers (blank or None: the default), or InvalidInput
+    naming each bad one."""
+    errors: dict[str, list[str]] = {}
+    checked: dict[str, int] = {}
+    for name, value, default, high in (
+        ("months", months, DEFAULT_MONTHS, MAX_MONTHS),
+        ("horizon_days", horizon_days, DEFAULT_HORIZON_DAYS, MAX_HORIZON_DAYS),
+    ):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            checked[name] = default
+            continue
+        number = c.whole_number(value, 1, high)
+        if isinstance(number, str):
+            errors[name] = [number]
+        else:
+            checked[name] = number
+    if errors:
+        raise InvalidInput(errors)
+    return checked["months"], checked["horizon_days"]
+
+
+def rule_backtest(
+    *, rule: Rule, months: Any = None, horizon_days: Any = None, end: dt.date | None = None
+) -> Backtest:
+    """The rule's backtest (rules.backtest): for everyone who may see the rule
+    and its preview; nothing is written. InvalidInput names a bad ``months``
+    or ``horizon_days``; Conflict when a measure its conditions test was
+    deleted or changed kind since it was saved."""
+    months, horizon_days = backtest_parameters(months, horizon_days)
+    return backtest(rule, months=months, horizon_days=horizon_days, end=end)
+
+
+def backtest_definition(
+    values: dict[str, Any],
+    *,
+    months: Any = None,
+    horizon_days: Any = None,
+    end: dt.date | None = None,
+) -> Backtest:
+    """The backtest of a rule with this scope and these conditions, before it
+    is saved (the editor's "Backtest"): InvalidInput names the bad scope,
+    condition, ``months`` or ``horizon_days`` fields, all at once."""
+    errors: dict[str, list[str]] = {}
+    try:
+        months, horizon_days = backtest_parameters(months, horizon_days)
+    except InvalidInput as error:
+        errors.update(error.errors)
+    segment = _fk(Segment, values.get("segment"), "segment", errors, "segment")
+    region = _fk(Region, values.get("region"), "region", errors, "region")
+    conditions = c.clean_conditions(values.get("conditions"), measures_by_code(), errors)
+    if errors:
+        raise InvalidInput(errors)
+    definition = Rule(segment=segment, region=region, conditions=conditions)
+    return backtest(definition, months=months, horizon_days=horizon_days, end=end)
 
 
 # --- evaluating now --------------------------------------------------------------------------

@@ -1,16 +1,18 @@
 """The risk rule pages, mounted at /rules/: the list of rules (with "evaluate
 now"), a rule's page (its definition in words, what it matches now, its
-recent matches, switching it on or off, deleting it), the editor of a new or
-saved rule with its preview, and the block of the account page that lists
-the rules holding for the account (registered with ``risks.panels``).
+backtest, its recent matches, switching it on or off, deleting it), the
+editor of a new or saved rule with its preview and backtest, and the block
+of the account page that lists the rules holding for the account
+(registered with ``risks.panels``).
 
-Everyone signed in reads the list and the rules; only CS operations admins
-write them. The services decide: a refusal (``NotAllowed``) is the 403 page,
-``InvalidInput`` errors sit beside their fields, a ``Conflict`` is a message
-above the form. The editor's preview and "evaluate now" work with htmx (the
-editor, or the rule list, swapped in place, always with status 200 because
-htmx 2 swaps no 4xx answer) and without JavaScript (a full page, or a
-redirect with a message).
+Everyone signed in reads the list and the rules, and backtests them; only
+CS operations admins write them. The services decide: a refusal
+(``NotAllowed``) is the 403 page, ``InvalidInput`` errors sit beside their
+fields, a ``Conflict`` is a message above the form. The editor's preview and
+backtest, the rule page's backtest and "evaluate now" work with htmx (the
+editor, the backtest or the rule list swapped in place, always with status
+200 because htmx 2 swaps no 4xx answer) and without JavaScript (a full
+page, or a redirect with a message).
 """
 
 from __future__ import annotations
@@ -28,14 +30,17 @@ from core.exceptions import Conflict, InvalidInput
 from risks.panels import Panel
 
 from . import conditions, selectors, services
+from .backtest import LISTED, Backtest
+from .charts import backtest_chart
 from .evaluation import PREVIEW_LIMIT, Preview, rule_preview
 from .evidence import describe, sentences
-from .forms import ActiveForm, RuleForm
+from .forms import ActiveForm, BacktestForm, RuleForm
 from .models import Action, Rule
 
 # The matches a rule's page lists, newest first.
 RECENT_MATCHES = 50
 PREVIEW_INTENT = "preview"
+BACKTEST_INTENT = "backtest"
 
 
 def detail_url(rule: Rule | int) -> str:
@@ -147,6 +152,8 @@ def _detail_context(request: HttpRequest, rule: Rule) -> dict[str, Any]:
         "recent": recent,
         "recent_limit": RECENT_MATCHES,
         "may_change": request.user.is_cs_admin,
+        "backtest_form": BacktestForm(),
+        "backtest_listed": LISTED,
     }
 
 
@@ -160,6 +167,42 @@ def _load(pk: int) -> Rule:
 def rule_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rule = _load(pk)
     return render(request, "rules/detail.html", _detail_context(request, rule))
+
+
+def _backtest_context(
+    form: BacktestForm, result: Backtest | None, problem: str = ""
+) -> dict[str, Any]:
+    return {
+        "backtest_form": form,
+        "backtest": result,
+        "backtest_chart": backtest_chart(result) if result is not None else None,
+        "backtest_problem": problem,
+        "backtest_listed": LISTED,
+    }
+
+
+@require_GET
+def rule_backtest(request: HttpRequest, pk: int) -> HttpResponse:
+    """The rule's backtest with the months and horizon asked for: its section
+    of the rule's page (htmx), or the whole page with it."""
+    rule = _load(pk)
+    form = BacktestForm(request.GET)
+    result, problem, status = None, "", 200
+    try:
+        result = services.rule_backtest(rule=rule, **form.values())
+    except InvalidInput as error:
+        form.take_errors(error)
+        status = 400
+    except Conflict as error:
+        # A measure its conditions test was deleted or changed kind since.
+        problem = error.message
+    context = _backtest_context(form, result, problem)
+    if request.htmx:
+        # Always 200: htmx swaps no 4xx answer.
+        return render(request, "rules/_backtest_section.html", {"rule": rule, **context})
+    return render(
+        request, "rules/detail.html", {**_detail_context(request, rule), **context}, status=status
+    )
 
 
 @require_POST
@@ -241,6 +284,8 @@ def _editor(
     *,
     rule: Rule | None,
     preview: Preview | None = None,
+    backtest_form: BacktestForm | None = None,
+    backtest: Backtest | None = None,
     differences: list[str] | None = None,
     conflict: bool = False,
     status: int = 200,
@@ -251,6 +296,7 @@ def _editor(
         "rule": rule,
         "preview": preview,
         "preview_limit": PREVIEW_LIMIT,
+        **_backtest_context(backtest_form or BacktestForm(), backtest),
         "differences": differences or [],
         "action_url": reverse("rules:edit", args=[rule.pk]) if rule else reverse("rules:new"),
     }
@@ -265,15 +311,25 @@ def _edit(request: HttpRequest, rule: Rule | None) -> HttpResponse:
     if request.method != "POST":
         return _editor(request, RuleForm(rule=rule), rule=rule)
     form = RuleForm(request.POST, rule=rule)
+    backtest_form = BacktestForm(request.POST)
     if not form.is_valid():
-        return _editor(request, form, rule=rule, status=400)
+        return _editor(request, form, rule=rule, backtest_form=backtest_form, status=400)
+    if request.POST.get("intent") == BACKTEST_INTENT:
+        try:
+            result = services.backtest_definition(form.scope_values(), **backtest_form.values())
+        except InvalidInput as error:
+            rest = backtest_form.take_errors(error)
+            if rest:
+                form.add_service_error(InvalidInput(rest))
+            return _editor(request, form, rule=rule, backtest_form=backtest_form, status=400)
+        return _editor(request, form, rule=rule, backtest_form=backtest_form, backtest=result)
     if request.POST.get("intent") == PREVIEW_INTENT:
         try:
             preview = services.preview_definition(form.scope_values())
         except InvalidInput as error:
             form.add_service_error(error)
-            return _editor(request, form, rule=rule, status=400)
-        return _editor(request, form, rule=rule, preview=preview)
+            return _editor(request, form, rule=rule, backtest_form=backtest_form, status=400)
+        return _editor(request, form, rule=rule, backtest_form=backtest_form, preview=preview)
     try:
         if rule is None:
             saved = services.rule_create(user=request.user, values=form.rule_values())

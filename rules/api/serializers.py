@@ -1,5 +1,5 @@
 """API representations of risk rules, what a rule would match now (its
-preview), the result of evaluating now, and rule matches.
+preview), its backtest, the result of evaluating now, and rule matches.
 
 As elsewhere in the API the serializers parse types only: the conditions, the
 actions, the primary cause and the name are checked by ``rules.services``
@@ -253,6 +253,65 @@ class PreviewSerializer(serializers.Serializer):
         many=True,
         source="rows",
         help_text="The first 50 of them, the largest ARR first.",
+    )
+
+
+class BacktestWeekSerializer(serializers.Serializer):
+    day = serializers.DateField(help_text="The replay date.")
+    matched = serializers.IntegerField(help_text="Accounts the rule matched on that date.")
+
+
+class BacktestAccountSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="account_id")
+    name = serializers.CharField()
+    first_match = serializers.DateField(help_text="The earliest replay date it matched on.")
+    churn_date = serializers.DateField(
+        allow_null=True,
+        help_text="Its first churn in (first_match, first_match + horizon_days], or null.",
+    )
+    lead_days = serializers.IntegerField(
+        allow_null=True, help_text="churn_date - first_match, in days; null without a churn."
+    )
+
+
+class BacktestSerializer(serializers.Serializer):
+    months = serializers.IntegerField()
+    horizon_days = serializers.IntegerField()
+    end = serializers.DateField(help_text="The last replay date: today.")
+    window_start = serializers.DateField(help_text="The first replay date.")
+    weeks = serializers.IntegerField(help_text="Replay dates: months * 52 // 12.")
+    fired = serializers.IntegerField(help_text="Accounts matched on at least one replay date.")
+    churned_after = serializers.IntegerField(
+        help_text="Fired accounts with a churn in (first_match, first_match + horizon_days]."
+    )
+    precision = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        allow_null=True,
+        help_text="churned_after / fired; null when nothing fired.",
+    )
+    churns_in_window = serializers.IntegerField(
+        help_text="Churns of accounts in the rule's scope dated in (window_start, end]."
+    )
+    recalled = serializers.IntegerField(
+        help_text="Of those, the churns whose account matched on a replay date D with "
+        "D < churn date ≤ D + horizon_days."
+    )
+    recall = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        allow_null=True,
+        help_text="recalled / churns_in_window; null when there was no churn.",
+    )
+    median_lead_days = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=1,
+        allow_null=True,
+        help_text="The median of lead_days over the churned_after accounts; null when none.",
+    )
+    weekly = BacktestWeekSerializer(many=True, help_text="Every replay date, oldest first.")
+    accounts = BacktestAccountSerializer(
+        many=True, help_text="The first 50 fired accounts by first match (then by id)."
     )
 
 

@@ -1,7 +1,7 @@
 """Viewsets of risk rules (with their preview and "evaluate now") and of rule
 matches (docs/api.md).
 
-Everyone signed in reads rules, previews them and reads their matches; CS
+Everyone signed in reads rules, previews and backtests them and reads their matches; CS
 operations admins write rules and evaluate them now. The views parse the
 request, call ``rules.services`` (and ``rules.evaluation.rule_preview``) and
 render; refusals are the services' exceptions, which
@@ -13,8 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
+    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -29,10 +31,18 @@ from core.schema import FIELD_ERRORS_SCHEMA, error, errors
 from health.api.serializers import AsOfQuerySerializer
 
 from .. import selectors, services
+from ..backtest import (
+    DEFAULT_HORIZON_DAYS,
+    DEFAULT_MONTHS,
+    LISTED,
+    MAX_HORIZON_DAYS,
+    MAX_MONTHS,
+)
 from ..evaluation import PREVIEW_LIMIT, rule_preview
 from ..models import Rule, RuleMatch
 from .filters import RuleFilter, RuleMatchFilter
 from .serializers import (
+    BacktestSerializer,
     EvaluationSerializer,
     PreviewSerializer,
     RuleMatchSerializer,
@@ -199,6 +209,93 @@ class RuleViewSet(viewsets.ModelViewSet):
         query.is_valid(raise_exception=True)
         preview = rule_preview(rule, as_of=query.validated_data.get("as_of"))
         return Response(PreviewSerializer(preview).data)
+
+    @extend_schema(
+        summary="Replay the rule on past dates against the churns that followed",
+        description=(
+            "For every signed-in person, active rule or not. The rule's conditions are "
+            "replayed on a date every week back from today (`weeks` = `months` * 52 // 12 "
+            "dates), each with only the data known on that date: observations dated on or "
+            "before it, health score rows dated on or before it, the renewal dates known "
+            "then, and the accounts in the rule's scope not yet churned. `fired` counts the "
+            "accounts matched at least once; `churned_after` those of them that churned "
+            "within `horizon_days` after their first match; `precision` = churned_after / "
+            "fired; `recall` = the share of the window's churns in scope whose account "
+            "matched in the `horizon_days` before the churn; `median_lead_days` the median "
+            f"days from first match to churn. The first {LISTED} fired accounts are listed. "
+            "Nothing is written."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "months",
+                OpenApiTypes.INT,
+                OpenApiParameter.QUERY,
+                description=f"How far back to replay: 1 to {MAX_MONTHS} months "
+                f"(default {DEFAULT_MONTHS}).",
+            ),
+            OpenApiParameter(
+                "horizon_days",
+                OpenApiTypes.INT,
+                OpenApiParameter.QUERY,
+                description=f"Days after a match in which a churn counts: 1 to "
+                f"{MAX_HORIZON_DAYS} (default {DEFAULT_HORIZON_DAYS}).",
+            ),
+        ],
+        responses={
+            200: OpenApiResponse(
+                BacktestSerializer,
+                examples=[
+                    OpenApiExample(
+                        "Three months, a 60-day horizon",
+                        value={
+                            "months": 3,
+                            "horizon_days": 60,
+                            "end": "2026-06-30",
+                            "window_start": "2026-04-07",
+                            "weeks": 13,
+                            "fired": 4,
+                            "churned_after": 2,
+                            "precision": "0.5000",
+                            "churns_in_window": 4,
+                            "recalled": 3,
+                            "recall": "0.7500",
+                            "median_lead_days": "25.0",
+                            "weekly": [
+                                {"day": "2026-04-07", "matched": 1},
+                                {"day": "2026-04-14", "matched": 1},
+                            ],
+                            "accounts": [
+                                {
+                                    "id": 41,
+                                    "name": "Acme GmbH",
+                                    "first_match": "2026-04-21",
+                                    "churn_date": "2026-05-21",
+                                    "lead_days": 30,
+                                }
+                            ],
+                        },
+                        response_only=True,
+                    )
+                ],
+            ),
+            400: error(400, "`months` or `horizon_days` is not a whole number in its range."),
+            409: error(
+                409,
+                "The rule cannot run: a measure its conditions test was deleted or changed "
+                "kind since it was saved. Edit its conditions.",
+            ),
+            **errors(401, 404),
+        },
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def backtest(self, request: Request, pk: str | None = None) -> Response:
+        rule = self.get_object()
+        result = services.rule_backtest(
+            rule=rule,
+            months=request.query_params.get("months"),
+            horizon_days=request.query_params.get("horizon_days"),
+        )
+        return Response(BacktestSerializer(result).data)
 
     @extend_schema(
         summary="Evaluate every active rule now (admins)",

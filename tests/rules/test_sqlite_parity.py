@@ -1,7 +1,7 @@
 """The embedded default (`make run` on SQLite) finds exactly the matches
 production finds. Rules are SQL with a PostgreSQL and a SQLite spelling
-(rules.conditions.Dialect), so the hand-computed condition and evaluation
-tests run again, in a child process, on a new SQLite database; they must
+(rules.conditions.Dialect), so the hand-computed condition, evaluation and
+backtest tests run again, in a child process, on a new SQLite database; they must
 all pass there too."""
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = ("tests/rules/test_conditions.py", "tests/rules/test_evaluation.py")
+MODULES = (
+    "tests/rules/test_conditions.py",
+    "tests/rules/test_evaluation.py",
+    "tests/rules/test_backtest.py",
+)
 
 
 def test_the_condition_and_evaluation_tests_pass_on_sqlite(tmp_path):

@@ -983,9 +983,9 @@ def test_the_account_page_shows_the_rules_holding_for_it(
     risk = RiskRecord.objects.get(account=red_account)
     client.force_login(csm)
 
-    # The page's own (seven for a scored account, tests/health/test_pages.py)
+    # The page's own (eight for a scored account, tests/health/test_pages.py)
     # and one for the rules holding.
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         response = client.get(reverse("customer_accounts:detail", args=[red_account.pk]))
 
     page = text(response)

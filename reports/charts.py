@@ -16,14 +16,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 # The chart frame, legend and series are shared with every app's charts.
-from core.charts import CHAR_WIDTH, WIDTH, Chart, Series
+from core.charts import CHAR_WIDTH, WIDTH, Chart, Series, ShareBar, share_bars
 from core.charts import close as _close
 from core.charts import legend as _legend
 from core.charts import num as _num
@@ -530,4 +530,336 @@ def trend_chart(
                 )
                 bottom += bar_height
         parts.append(mark_safe("</g>"))
+    return _close(parts, title=title)
+
+
+# --- program effectiveness: save rates with their 95% intervals -------------
+
+
+@dataclass(frozen=True)
+class RateMark:
+    """One group of a row: its save rate and 95% interval (None when the
+    group has too few records to show one) and how many records it has."""
+
+    rate: Decimal | None
+    low: Decimal | None
+    high: Decimal | None
+    records: int
+
+
+@dataclass(frozen=True)
+class ProgramLine:
+    label: str
+    on_time: RateMark
+    not_on_time: RateMark
+
+
+PROGRAM_SERIES = (
+    Series("on_time", "Done on time", "chart-cat-0"),
+    Series("not_on_time", "Not on time", "chart-cat-1"),
+)
+
+
+def _percent(value: Decimal | float) -> str:
+    return f"{float(value) * 100:.1f}%"
+
+
+def program_chart(
+    lines: Sequence[ProgramLine], *, few_note: str, chart_id: str = "program-chart"
+) -> Chart:
+    """Per row, the save rate of the records whose task was done on time and
+    of the others: a dot each, on a 0 to 100% scale, with the 95% interval as
+    a line with end caps. A group without a rate says ``few_note`` instead."""
+    title = "Save rate when the task was done on time and when not, with 95% intervals"
+    if not lines:
+        return _empty_chart(
+            chart_id=chart_id, title=title, message="No closed records with these tasks."
+        )
+    shown = sum(
+        1 for line in lines for mark in (line.on_time, line.not_on_time) if mark.rate is not None
+    )
+    desc = (
+        f"Dots with interval lines, two per row ({len(lines)} rows: playbook steps and "
+        "review action items): the save rate of the records whose task was done on time "
+        "and of those whose task was late or never done, on a scale from 0 to 100%, each "
+        f"with its 95% interval as a horizontal line. {shown} groups have a rate; groups "
+        "of fewer than 5 records show a note instead. The table below the chart gives "
+        "the same figures."
+    )
+    label_chars = 34
+    left = 12 + 22 + label_chars * CHAR_WIDTH * 0.95
+    right = 24
+    row_height = 44
+    legend, plot_top = _legend(PROGRAM_SERIES, y=14)
+    plot_top += 4
+    plot_width = WIDTH - left - right
+    plot_height = row_height * len(lines)
+    height = plot_top + plot_height + 56
+
+    def x_of(value: Decimal | float) -> float:
+        return left + plot_width * min(max(float(value), 0.0), 1.0)
+
+    parts = [
+        _open_svg(
+            chart_id=chart_id, height=height, title=title, desc=desc, css_class="chart-programs"
+        ),
+        legend,
+        mark_safe('<g class="chart-axis" aria-hidden="true">'),
+    ]
+    for tick in (0, 0.25, 0.5, 0.75, 1):
+        parts.append(
+            format_html(
+                '<line class="chart-grid" x1="{}" y1="{}" x2="{}" y2="{}"></line>'
+                '<text x="{}" y="{}" text-anchor="middle">{}</text>',
+                _num(x_of(tick)),
+                _num(plot_top),
+                _num(x_of(tick)),
+                _num(plot_top + plot_height),
+                _num(x_of(tick)),
+                _num(plot_top + plot_height + 16),
+                f"{tick * 100:.0f}%",
+            )
+        )
+    parts.append(
+        format_html(
+            '<line class="chart-baseline" x1="{}" y1="{}" x2="{}" y2="{}"></line>'
+            '<text class="chart-axis-title" x="{}" y="{}" text-anchor="middle">{}</text>'
+            '<text class="chart-axis-title" transform="translate(12 {}) rotate(-90)" '
+            'text-anchor="middle">{}</text></g>',
+            _num(left),
+            _num(plot_top),
+            _num(left),
+            _num(plot_top + plot_height),
+            _num(left + plot_width / 2),
+            _num(plot_top + plot_height + 38),
+            "Save rate (dot) and its 95% interval (line)",
+            _num(plot_top + plot_height / 2),
+            "Playbook step",
+        )
+    )
+    for index, line in enumerate(lines):
+        top = plot_top + index * row_height
+        parts.append(mark_safe('<g class="chart-row">'))
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" text-anchor="end"><title>{}</title>{}</text>',
+                _num(left - 8),
+                _num(top + row_height / 2 + 4),
+                line.label,
+                shorten(line.label, label_chars),
+            )
+        )
+        for offset, item, mark in (
+            (14, PROGRAM_SERIES[0], line.on_time),
+            (30, PROGRAM_SERIES[1], line.not_on_time),
+        ):
+            y = top + offset
+            if mark.rate is None or mark.low is None or mark.high is None:
+                parts.append(
+                    format_html(
+                        '<text class="chart-note" x="{}" y="{}">{}: {} ({} record{})</text>',
+                        _num(left + 6),
+                        _num(y + 4),
+                        item.label,
+                        few_note,
+                        mark.records,
+                        "" if mark.records == 1 else "s",
+                    )
+                )
+                continue
+            low, high = x_of(mark.low), x_of(mark.high)
+            parts.append(
+                format_html(
+                    '<path class="chart-interval" d="M{} {}H{}M{} {}V{}M{} {}V{}"></path>'
+                    '<circle class="{}" cx="{}" cy="{}" r="5"><title>{}, {}: {} saved '
+                    "(95% interval {} to {}), {} records</title></circle>",
+                    _num(low),
+                    _num(y),
+                    _num(high),
+                    _num(low),
+                    _num(y - 5),
+                    _num(y + 5),
+                    _num(high),
+                    _num(y - 5),
+                    _num(y + 5),
+                    item.css_class,
+                    _num(x_of(mark.rate)),
+                    _num(y),
+                    line.label,
+                    item.label.lower(),
+                    _percent(mark.rate),
+                    _percent(mark.low),
+                    _percent(mark.high),
+                    mark.records,
+                )
+            )
+        parts.append(mark_safe("</g>"))
+    return _close(parts, title=title)
+
+
+# --- flag coverage: the share of churns flagged in time ----------------------
+
+COVERAGE_SERIES = (
+    Series("flagged", "Flagged 30 to 365 days before", "chart-band-green"),
+    Series("unflagged", "Not flagged", "chart-band-red"),
+)
+
+
+def coverage_chart(bars: Sequence[tuple[str, int, int]], *, dimension: str, chart_id: str) -> Chart:
+    """One 100% bar per group (label, churns, flagged): the share of its
+    churns flagged in time and the share not flagged."""
+    churns = sum(total for _, total, _ in bars)
+    flagged = sum(count for _, _, count in bars)
+    return share_bars(
+        [
+            ShareBar(label, {"flagged": count, "unflagged": total - count})
+            for label, total, count in bars
+        ],
+        COVERAGE_SERIES,
+        title=f"Flag coverage by {dimension}: churns flagged in time",
+        desc=(
+            f"100% stacked bars, one per {dimension} ({len(bars)} in all), each split into "
+            "the churns whose account had a risk record opened 30 to 365 days before the "
+            f"churn and the churns without one. In total {flagged} of {churns} churns were "
+            "flagged. The table below the chart gives the same figures."
+        ),
+        chart_id=chart_id,
+        empty_message="No churns in this period.",
+    )
+
+
+# --- health calibration: churn rate per band and per score decile ------------
+
+
+@dataclass(frozen=True)
+class ChurnBar:
+    """One bar: ``churned`` of ``renewals`` churned, drawn in ``css_class``."""
+
+    label: str
+    renewals: int
+    churned: int
+    css_class: str
+
+
+def churn_percent(churned: int, renewals: int) -> str:
+    """The churn rate as a percentage with one decimal, rounded once from the
+    counts; "—" without renewals."""
+    if renewals == 0:
+        return "—"
+    share = (Decimal(churned) * 100 / Decimal(renewals)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return f"{share}%"
+
+
+def churn_rate_chart(
+    bars: Sequence[ChurnBar],
+    *,
+    title: str,
+    axis_label: str,
+    chart_id: str,
+    empty_message: str = "No renewals in this period.",
+) -> Chart:
+    """Vertical bars of churn rate on a 0 to 100% scale, one per group, each
+    named under the axis with its number of renewals (n = …) and topped by
+    its rate; a group without renewals shows "—" and no bar."""
+    if not any(bar.renewals for bar in bars):
+        return _empty_chart(chart_id=chart_id, title=title, message=empty_message)
+    renewals = sum(bar.renewals for bar in bars)
+    churned = sum(bar.churned for bar in bars)
+    desc = (
+        f"Vertical bars, one per {in_sentence(axis_label)} ({len(bars)} in all: "
+        f"{', '.join(bar.label for bar in bars)}), each as tall as the share of its "
+        f"renewals that churned, on a scale from 0 to 100%. In total {churned} of "
+        f"{renewals} renewals churned. The table below the chart gives the same figures."
+    )
+    left, right, top = 74, 16, 24
+    plot_width = WIDTH - left - right
+    plot_height = 220
+    baseline_y = top + plot_height
+    band = plot_width / len(bars)
+    bar_width = min(band * 0.6, 72)
+    height = baseline_y + 64
+
+    parts = [
+        _open_svg(
+            chart_id=chart_id, height=height, title=title, desc=desc, css_class="chart-churn-rate"
+        ),
+        mark_safe('<g class="chart-axis" aria-hidden="true">'),
+    ]
+    for tick in (0, 25, 50, 75, 100):
+        y = baseline_y - plot_height * tick / 100
+        parts.append(
+            format_html(
+                '<line class="chart-grid" x1="{}" y1="{}" x2="{}" y2="{}"></line>'
+                '<text x="{}" y="{}" text-anchor="end">{}%</text>',
+                left,
+                _num(y),
+                WIDTH - right,
+                _num(y),
+                left - 6,
+                _num(y + 4),
+                tick,
+            )
+        )
+    for index, bar in enumerate(bars):
+        x = left + band * index + band / 2
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" text-anchor="middle">{}</text>'
+                '<text x="{}" y="{}" text-anchor="middle">n = {}</text>',
+                _num(x),
+                _num(baseline_y + 16),
+                shorten(bar.label, max(int(band / CHAR_WIDTH), 4)),
+                _num(x),
+                _num(baseline_y + 30),
+                bar.renewals,
+            )
+        )
+    parts.append(
+        format_html(
+            '<line class="chart-baseline" x1="{}" y1="{}" x2="{}" y2="{}"></line>'
+            '<text class="chart-axis-title" transform="translate(14 {}) rotate(-90)" '
+            'text-anchor="middle">{}</text>'
+            '<text class="chart-axis-title" x="{}" y="{}" text-anchor="middle">{}</text></g>',
+            left,
+            _num(baseline_y),
+            WIDTH - right,
+            _num(baseline_y),
+            _num(top + plot_height / 2),
+            "Churn rate",
+            _num(left + plot_width / 2),
+            _num(height - 6),
+            axis_label,
+        )
+    )
+    for index, bar in enumerate(bars):
+        x = left + band * index + (band - bar_width) / 2
+        shown = churn_percent(bar.churned, bar.renewals)
+        parts.append(mark_safe('<g class="chart-column">'))
+        y = baseline_y
+        if bar.renewals:
+            bar_height = plot_height * bar.churned / bar.renewals
+            y = baseline_y - bar_height
+            parts.append(
+                format_html(
+                    '<rect class="{}" x="{}" y="{}" width="{}" height="{}">'
+                    "<title>{}: {} of {} renewals churned ({})</title></rect>",
+                    bar.css_class,
+                    _num(x),
+                    _num(y),
+                    _num(bar_width),
+                    _num(bar_height),
+                    bar.label,
+                    bar.churned,
+                    bar.renewals,
+                    shown,
+                )
+            )
+        parts.append(
+            format_html(
+                '<text class="chart-value" x="{}" y="{}" text-anchor="middle">{}</text></g>',
+                _num(x + bar_width / 2),
+                _num(y - 5),
+                shown,
+            )
+        )
     return _close(parts, title=title)

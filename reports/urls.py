@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import calibration_views, programs_views, views
 
 app_name = "reports"
 
@@ -14,4 +14,26 @@ urlpatterns = [
     path("outcomes.csv", views.outcomes_csv, name="outcomes_csv"),
     path("open-risk.csv", views.open_risk_csv, name="open_risk_csv"),
     path("trend.csv", views.trend_csv, name="trend_csv"),
+    path(
+        "program-effectiveness/",
+        programs_views.program_effectiveness_page,
+        name="program_effectiveness",
+    ),
+    path(
+        "program-effectiveness.csv",
+        programs_views.program_effectiveness_csv,
+        name="program_effectiveness_csv",
+    ),
+    path("flag-coverage/", programs_views.flag_coverage_page, name="flag_coverage"),
+    path("flag-coverage.csv", programs_views.flag_coverage_csv, name="flag_coverage_csv"),
+    path(
+        "health-calibration/",
+        calibration_views.health_calibration_page,
+        name="health_calibration",
+    ),
+    path(
+        "health-calibration.csv",
+        calibration_views.health_calibration_csv,
+        name="health_calibration_csv",
+    ),
 ]

@@ -52,6 +52,17 @@ REPORT_TABS = [
     ("outcomes", "Outcomes", ("closed_after", "closed_before", "region", "segment")),
     ("open_risk", "Open risk", ("region", "segment")),
     ("trend", "Trend", ("closed_after", "closed_before", "region", "segment")),
+    (
+        "program_effectiveness",
+        "Program effectiveness",
+        ("closed_after", "closed_before", "region", "segment"),
+    ),
+    ("flag_coverage", "Flag coverage", ("renewed_after", "renewed_before", "region", "segment")),
+    (
+        "health_calibration",
+        "Health calibration",
+        ("renewed_after", "renewed_before", "region", "segment", "days_before"),
+    ),
 ]
 
 

@@ -333,6 +333,7 @@ CHART_LINES = [
     ("svg.chart .chart-baseline", "stroke"),
     ("svg.chart rect:hover", "stroke"),
     ("svg.chart .chart-point:hover", "fill"),
+    ("svg.chart .chart-interval", "stroke"),
 ]
 ZONES = ["chart-zone-red", "chart-zone-yellow", "chart-zone-green"]
 

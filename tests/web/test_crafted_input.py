@@ -242,6 +242,14 @@ PAGES = [
     ("reports:open_risk", ["period", "region", "segment"]),
     ("reports:trend", ["closed_after", "closed_before", "region"]),
     ("reports:outcomes_csv", ["group_by", "closed_after"]),
+    ("reports:program_effectiveness", ["closed_after", "closed_before", "region", "segment"]),
+    ("reports:flag_coverage", ["renewed_after", "renewed_before", "region", "segment"]),
+    ("reports:flag_coverage_csv", ["renewed_after", "renewed_before"]),
+    (
+        "reports:health_calibration",
+        ["renewed_after", "renewed_before", "region", "segment", "days_before"],
+    ),
+    ("reports:health_calibration_csv", ["renewed_before", "days_before"]),
     ("reviews:index", ["region"]),
     (
         "tasks:index",

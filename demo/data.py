@@ -1,4 +1,5 @@
-"""Demo data: regions, people, about 150 accounts and a year of risk history.
+"""Demo data: regions, people, about 150 accounts, a year of risk history and
+two years of renewals.
 
 ``manage.py seed_demo`` is a thin wrapper around :func:`seed_demo`. The data is
 generated from a fixed random seed, so every machine sees the same story
@@ -15,6 +16,10 @@ services would have written had the events happened on those dates.
 The demo's playbooks (``demo.playbooks``) are written first, so every record
 gets the tasks of its cause's play as ``risk_open`` would have given them, in
 a state that fits its story.
+
+The renewals (``demo.renewals``) are planned from the same accounts and records,
+shape the health history (``demo.health``), and are written through the
+renewal importer like any other load.
 """
 
 from __future__ import annotations
@@ -32,7 +37,18 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Account, AccountStatus, Region, Role, Segment, User
+from accounts.models import (
+    Account,
+    AccountStatus,
+    Region,
+    Renewal,
+    RenewalOutcome,
+    RenewalSource,
+    Role,
+    Segment,
+    User,
+)
+from core.imports import import_records
 from reviews.models import Agenda
 from reviews.scheduling import next_meeting
 from reviews.services import agenda_generate
@@ -51,6 +67,7 @@ from risks.models import (
 
 from . import health as demo_health
 from . import playbooks as demo_playbooks
+from . import renewals as demo_renewals
 from . import rules as demo_rules
 from .content import (
     APPROVAL_NOTES,
@@ -74,6 +91,7 @@ from .content import (
     SUMMARIES,
     TEAMS,
 )
+from .facts import AccountFacts, RecordFacts
 
 SEED = 20250601
 # The tasks' story draws from its own seed, so the records stay as they were.
@@ -571,7 +589,11 @@ class SeedReport:
             f"Review agendas: {c['agendas']} created, {p['agendas']} already present "
             "(each region's next weekly review).",
             f"Health: {c['observations']} observations created for {c['accounts_observed']} "
-            f"accounts, scored for {c['scored_days']} weeks.",
+            f"accounts, scored on {c['scored_days']} days (weekly over the last year, every "
+            "four weeks before).",
+            f"Renewals: {c['renewals']} created over the last two years ({c['churned']} churned, "
+            f"{c['downsells']} downsells); {p['accounts_with_renewals']} demo accounts already "
+            "had renewals and were left alone.",
             f"Risk rules: {c['rules']} created and switched on, {p['rules']} already present; "
             f"{c['rule_matches']} new matches, {c['rule_actions']} acted on.",
         ]
@@ -606,44 +628,101 @@ def seed_demo(*, now: dt.datetime | None = None) -> SeedReport:
         # Before the records: each record gets its play's tasks as it is written.
         _ensure_playbooks(users["admin"], report)
         _write_risks(risk_plans, accounts, users, now, report)
-        _ensure_health(account_plans, accounts, risk_plans, timezone.localdate(now), report)
+        facts, records = _story_facts(account_plans, risk_plans)
+        today = timezone.localdate(now)
+        renewals = demo_health.plan_renewals(facts, records, today)
+        _ensure_health(facts, records, renewals, accounts, today, report)
+        _ensure_renewals(renewals, accounts, today, report)
         # After the health: the rules read today's scores and signals.
-        _ensure_rules(users["admin"], timezone.localdate(now), report)
+        _ensure_rules(users["admin"], today, report)
         _ensure_next_agendas(regions, now, report)
     return report
 
 
+def _story_facts(
+    plans: list[AccountPlan], risks: list[_RiskPlan]
+) -> tuple[list[AccountFacts], list[RecordFacts]]:
+    """What the health and renewal stories need of the accounts and records."""
+    records = []
+    for plan in risks:
+        arr_lost = Decimal(0)
+        if plan.status == RiskStatus.SAVED and plan.retained_share is not None:
+            # As _write_risks stores them: at risk, and retained of that.
+            at_risk = _share(plans[plan.account_index].arr, plan.arr_share)
+            arr_lost = at_risk - _share(at_risk, plan.retained_share)
+        records.append(
+            RecordFacts(
+                account_index=plan.account_index,
+                status=plan.status,
+                cause=plan.primary,
+                tier=plan.tier if plan.status == RiskStatus.OPEN else plan.max_tier,
+                opened_on=timezone.localdate(plan.opened_at),
+                closed_on=timezone.localdate(plan.closed_at) if plan.closed_at else None,
+                retained_share=plan.retained_share,
+                arr_lost=arr_lost,
+            )
+        )
+    facts = [
+        AccountFacts(
+            external_id=plan.external_id,
+            segment=plan.segment,
+            csm=plan.csm,
+            arr=plan.arr,
+            renewal_date=plan.renewal_date,
+        )
+        for plan in plans
+    ]
+    return facts, records
+
+
 def _ensure_health(
-    plans: list[AccountPlan],
+    facts: list[AccountFacts],
+    records: list[RecordFacts],
+    renewals: list[demo_renewals.AccountRenewals],
     accounts: list[Account],
-    risks: list[_RiskPlan],
     today: dt.date,
     report: SeedReport,
 ) -> None:
-    """A year of weekly signals shaped by each account's risk history, and the
-    score history computed from them (demo.health)."""
-    records = [
-        demo_health.RecordFacts(
-            account_index=plan.account_index,
-            status=plan.status,
-            cause=plan.primary,
-            tier=plan.tier if plan.status == RiskStatus.OPEN else plan.max_tier,
-            opened_on=timezone.localdate(plan.opened_at),
-            closed_on=timezone.localdate(plan.closed_at) if plan.closed_at else None,
-            retained_share=plan.retained_share,
-        )
-        for plan in risks
-    ]
-    facts = [
-        demo_health.AccountFacts(external_id=plan.external_id, segment=plan.segment, csm=plan.csm)
-        for plan in plans
-    ]
+    """Signals over the two years of renewals and the quarter before, shaped by
+    each account's risk history and renewals, and the score history computed
+    from them (demo.health)."""
     written, observed, days = demo_health.seed_health(
-        facts, [account.pk for account in accounts], records, today
+        facts, [account.pk for account in accounts], records, today, renewals
     )
     report.created["observations"] += written
     report.created["accounts_observed"] += observed
     report.created["scored_days"] += days
+
+
+def _ensure_renewals(
+    renewals: list[demo_renewals.AccountRenewals],
+    accounts: list[Account],
+    today: dt.date,
+    report: SeedReport,
+) -> None:
+    """The last two years of renewals of the demo accounts that have none yet,
+    through the renewal importer (which marks an account whose newest renewal
+    is a churn churned: the demo's churned accounts already are, that day)."""
+    present = set(Renewal.objects.filter(account__in=accounts).values_list("account_id", flat=True))
+    report.present["accounts_with_renewals"] += len(present)
+    # The importer takes no day after today: a seed dated ahead (the tests
+    # seed at a review's start) leaves those renewals out.
+    until = min(today, timezone.localdate())
+    written = [
+        (account, renewal)
+        for account, planned in zip(accounts, renewals, strict=True)
+        if account.pk not in present
+        for renewal in planned.written(until)
+    ]
+    counts = import_records(
+        "renewals",
+        [renewal.as_record(account.pk) for account, renewal in written],
+        source=RenewalSource.DEMO,
+    )
+    report.created["renewals"] += counts.created
+    outcomes = Counter(renewal.outcome for _, renewal in written)
+    report.created["churned"] += outcomes[RenewalOutcome.CHURNED]
+    report.created["downsells"] += outcomes[RenewalOutcome.DOWNSELL]
 
 
 def _ensure_next_agendas(regions: dict[str, Region], now: dt.datetime, report: SeedReport) -> None:

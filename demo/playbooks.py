@@ -10,7 +10,10 @@ the opening. Then each task is given a believable state, drawn from a seed of
 its record so every machine sees the same story:
 
 - closed records: nearly every task due before the closing was done before
-  it; later ones were sometimes finished early, otherwise left open;
+  it; later ones were sometimes finished early, otherwise left open. Saved
+  records' plays were mostly carried out on time, churned records' less
+  often (more tasks late or never done): the program-effectiveness report's
+  picture, a correlation the demo builds in;
 - open records: most tasks past their due date are done (some a little late),
   a few are overdue; tasks not yet due are open, now and then done early.
 
@@ -307,6 +310,9 @@ DONE_EARLY_ON_CLOSED = 0.35
 DONE_WHEN_PAST_DUE = 0.86
 DONE_EARLY_ON_OPEN = 0.2
 LATE_SHARE = 0.2  # of tasks done, the share finished after their due day
+# ... by how the record closed (saved or churned), otherwise the above.
+DONE_BEFORE_CLOSING_BY_OUTCOME = {"saved": 0.94, "churned": 0.85}
+LATE_SHARE_BY_OUTCOME = {"saved": 0.12, "churned": 0.4}
 # The hour of the due day by which a task counts as on time (local time).
 DUE_HOUR = 17
 
@@ -379,7 +385,8 @@ def record_tasks(
         due_at = dt.datetime.combine(planned.due_date, dt.time(DUE_HOUR), tzinfo=zone)
         if record.closed_at is not None:
             was_due = due_at <= record.closed_at
-            chance = DONE_BEFORE_CLOSING if was_due else DONE_EARLY_ON_CLOSED
+            done_share = DONE_BEFORE_CLOSING_BY_OUTCOME.get(record.status, DONE_BEFORE_CLOSING)
+            chance = done_share if was_due else DONE_EARLY_ON_CLOSED
         else:
             was_due = planned.due_date < today
             chance = DONE_WHEN_PAST_DUE if was_due else DONE_EARLY_ON_OPEN
@@ -387,7 +394,9 @@ def record_tasks(
         # and a day or more after the last one (a follow-up needs time to show).
         done_at = None
         if rng.random() < chance and end > start and (was_due or earlier_done):
-            moment = _working_hours(rng, _done_at(rng, start, due_at, end), zone, start, end)
+            late_share = LATE_SHARE_BY_OUTCOME.get(record.status, LATE_SHARE)
+            done = _done_at(rng, start, due_at, end, late_share)
+            moment = _working_hours(rng, done, zone, start, end)
             gap = dt.timedelta(minutes=rng.randint(30, 240))
             if not was_due:
                 gap += dt.timedelta(days=1)
@@ -402,12 +411,16 @@ def record_tasks(
 
 
 def _done_at(
-    rng: random.Random, start: dt.datetime, due_at: dt.datetime, end: dt.datetime
+    rng: random.Random,
+    start: dt.datetime,
+    due_at: dt.datetime,
+    end: dt.datetime,
+    late_share: float = LATE_SHARE,
 ) -> dt.datetime:
-    """When a task was finished: a fifth of those due before ``end`` up to three
-    days late, the others in the second half of the time they had; never
-    before ``start`` nor after ``end``."""
-    if due_at < end and rng.random() < LATE_SHARE:
+    """When a task was finished: ``late_share`` of those due before ``end`` up
+    to three days late, the others in the second half of the time they had;
+    never before ``start`` nor after ``end``."""
+    if due_at < end and rng.random() < late_share:
         return _between(rng, due_at, min(due_at + dt.timedelta(days=3), end))
     window_end = max(start, min(due_at, end))
     return _between(rng, start + (window_end - start) / 2, window_end)

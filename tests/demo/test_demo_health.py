@@ -1,5 +1,7 @@
-"""The demo's health data: a year of weekly signals per account, shaped by the
-risk history, and the score history computed from them (demo.health).
+"""The demo's health data: signals per account since before the two years of
+renewals (weekly over the last year, every four weeks before), shaped by the
+risk history and the renewals, and the score history computed from them
+(demo.health).
 
 Seeding takes a few seconds, so the module seeds once inside a transaction
 that is rolled back at the end; each test runs in a savepoint of it."""
@@ -9,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 from django.db import transaction
@@ -17,6 +20,7 @@ from django.utils import timezone
 from accounts.models import Account, AccountStatus
 from demo import data as demo_data
 from demo import health as demo_health
+from demo.facts import AccountFacts
 from health.models import HealthScore, Observation
 from health.services import backfill_days
 from risks.models import RiskRecord, RiskStatus
@@ -27,6 +31,8 @@ pytestmark = pytest.mark.django_db
 NOW = timezone.now().replace(second=0, microsecond=0)
 TODAY = timezone.localdate(NOW)
 WEEKS = backfill_days(TODAY - dt.timedelta(days=365), TODAY, 7)
+# Before the last year, every four weeks back to 840 days before today.
+HISTORY = sorted(set(WEEKS) | set(backfill_days(TODAY - dt.timedelta(days=840), TODAY, 28)))
 WEEKLY = [
     "logins-30d",
     "active-user-share",
@@ -79,7 +85,8 @@ def scores_of(account: Account) -> list[HealthScore]:
 def test_the_seed_reports_the_health_it_wrote(seeded):
     lines = seeded.lines()
     health = next(line for line in lines if line.startswith("Health:"))
-    assert "for 150 accounts, scored for 53 weeks" in health
+    assert len(HISTORY) == 53 + 17 == 70
+    assert "for 150 accounts, scored on 70 days" in health
     assert seeded.created["observations"] == Observation.objects.count() > 50_000
 
 
@@ -93,7 +100,7 @@ def test_the_same_seed_writes_the_same_signals_and_scores():
 
     assert health_dump() == first
     # The plan alone is a pure function of the seed and the day.
-    facts = [demo_health.AccountFacts(f"DEMO-{i:04d}", "smb", "csm") for i in range(1, 4)]
+    facts = [AccountFacts(f"DEMO-{i:04d}", "smb", "csm", Decimal(9000), TODAY) for i in range(1, 4)]
     assert demo_health.plan_stories(facts, [], TODAY) == demo_health.plan_stories(facts, [], TODAY)
 
 
@@ -106,7 +113,7 @@ def test_a_second_run_writes_no_more_health_data():
     assert report.created["observations"] == 0
 
 
-def test_every_account_has_a_year_of_weekly_observations():
+def test_every_account_has_weekly_observations_for_a_year_and_four_weekly_before():
     assert len(WEEKS) == 53 and WEEKS[-1] == TODAY
     days_by_account: dict[int, set[dt.date]] = {}
     weekly_by_measure: Counter[tuple[int, str]] = Counter()
@@ -119,24 +126,27 @@ def test_every_account_has_a_year_of_weekly_observations():
     assert len(accounts) == 150
     for account in accounts:
         until = account.churned_on or TODAY
-        expected = {day for day in WEEKS if day <= until}
+        expected = {day for day in HISTORY if day <= until}
         assert expected <= days_by_account[account.pk], account.external_id
+        assert min(days_by_account[account.pk]) == HISTORY[0]
         assert max(days_by_account[account.pk]) <= until, "no data after the churn"
-    # Every weekly measure each week (a few accounts lost their product feed),
-    # NPS once a quarter.
+    # Every weekly measure on each day (a few accounts lost their product
+    # feed), NPS once a quarter: 4 or 5 times a year, 9 to 11 times in all.
     full_year = [account for account in accounts if account.churned_on is None]
     for code in WEEKLY:
-        complete = sum(weekly_by_measure[(a.pk, code)] >= 53 for a in full_year)
+        complete = sum(weekly_by_measure[(a.pk, code)] >= 70 for a in full_year)
         assert complete >= len(full_year) - 4, code
-    assert all(4 <= weekly_by_measure[(a.pk, "nps")] <= 5 for a in full_year)
+    nps = Observation.objects.filter(measure__code="nps", account__in=full_year)
+    last_year = Counter(nps.filter(observed_on__gt=WEEKS[0]).values_list("account", flat=True))
+    assert all(4 <= last_year[a.pk] <= 5 for a in full_year)
+    assert all(9 <= weekly_by_measure[(a.pk, "nps")] <= 11 for a in full_year)
 
 
-def test_the_score_history_covers_every_week_of_the_year():
+def test_the_score_history_covers_every_day_observed():
     days = set(HealthScore.objects.values_list("as_of", flat=True))
-    assert days == set(WEEKS)
-    assert len(days) >= 52
+    assert days == set(HISTORY)
     for account in Account.objects.filter(status=AccountStatus.ACTIVE):
-        assert HealthScore.objects.filter(account=account).count() == 53
+        assert HealthScore.objects.filter(account=account).count() == 70
         assert account.health_as_of == TODAY
         assert account.health_band
 

@@ -1,4 +1,4 @@
-"""``manage.py seed_demo``: demo regions, people, accounts and risk history.
+"""``manage.py seed_demo``: demo regions, people, accounts, risk history and renewals.
 
 The generator lives in ``demo.data``; this command only reports what it did.
 """
@@ -20,8 +20,9 @@ QUIET_EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 class Command(BaseCommand):
     help = (
-        "Create demo data (regions, users with password 'demo', ~150 accounts and a year of "
-        "risk records with their playbooks' tasks, health history). Idempotent: a second run "
+        "Create demo data (regions, users with password 'demo', ~150 accounts, a year of "
+        "risk records with their playbooks' tasks, two years of renewals, health history). "
+        "Idempotent: a second run "
         "creates nothing. Refused unless "
         "settings.DEMO_DATA_ALLOWED is True (local and test settings only). The emails the "
         "data causes are written to the outbox, never printed by this command."

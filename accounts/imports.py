@@ -6,9 +6,10 @@ it.
 A row names its account by id (``account``) or by external id
 (``account_external_id``) and gives the day the contract came up for renewal,
 the outcome and the ARR before and after. Sending a key (account, renewal
-date) again replaces that renewal. A churned renewal that is the account's
-newest marks the account churned (``services.renewals_mark_churned``), in the
-merge's transaction."""
+date) again replaces that renewal. A churn the batch brings news of (its key
+not stored as a churn already) that is the account's newest renewal marks
+the account churned (``services.renewals_mark_churned``), in the merge's
+transaction."""
 
 from __future__ import annotations
 
@@ -30,6 +31,71 @@ MONEY_TYPE_MESSAGE = (
     "Enter an amount such as 125000 or 99500.50: at most 12 digits before the decimal "
     "point and 2 after it, without thousands separators or a currency."
 )
+
+
+# --- naming an account: shared by every importer of rows about accounts ----------------
+
+ACCOUNT_COLUMNS = (
+    Column(
+        "account",
+        "The account's id in Red Account (the number in its page's address). "
+        "Give this or account_external_id.",
+        type="integer",
+        required=False,
+        type_message="Enter the account's id, a whole number such as 42.",
+    ),
+    Column(
+        "account_external_id",
+        "The account's external id, e.g. its CRM id. Give this or account.",
+        required=False,
+    ),
+)
+ACCOUNT_ONE_OF = (("account", "account_external_id"),)
+# The id of the account a staged row ``s`` names (NULL when it names none),
+# and the joins it needs.
+ACCOUNT_ID = "COALESCE(a.id, e.id)"
+ACCOUNT_JOINS = """
+            LEFT JOIN accounts_account a ON a.id = s.v_account
+            LEFT JOIN accounts_account e
+                ON s.c_account_external_id <> '' AND e.external_id = s.c_account_external_id"""
+ACCOUNT_CHECKS = (
+    Check(
+        "account",
+        "r.v_account IS NOT NULL AND r.c_account_external_id = '' AND r.account_id IS NULL",
+        "'No account has the id ' || r.c_account || '.'",
+    ),
+    Check(
+        "account_external_id",
+        "r.c_account_external_id <> '' AND r.c_account = '' AND r.account_id IS NULL",
+        "'No account has the external id \"' || r.c_account_external_id || '\".'",
+    ),
+)
+
+
+def lock_named_accounts(stage: Stage) -> None:
+    """Hold the accounts the staged rows name (by id or external id: unique
+    columns, so a rename waits too) FOR KEY SHARE, in id order, until the
+    merge commits: a delete that came first leaves its account out of the
+    lock, and the check that runs next reports the row; one that comes later
+    waits. KEY SHARE blocks neither edits of the accounts nor the scoring
+    that writes their health. SQLite serialises writers: nothing to lock."""
+    if not stage.postgres:
+        return
+    with connection.cursor() as cursor:
+        # One set of ids (a UNION, not an OR of two IN lists, which
+        # PostgreSQL would test row by row against the whole stage).
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT a.id FROM accounts_account a "
+            f"WHERE a.id IN (SELECT v_account FROM {stage.table} WHERE v_account IS NOT NULL "
+            "UNION SELECT e.id FROM accounts_account e "
+            f"JOIN (SELECT DISTINCT c_account_external_id FROM {stage.table} "
+            "WHERE c_account_external_id <> '') named "
+            "ON e.external_id = named.c_account_external_id) "
+            "ORDER BY a.id FOR KEY SHARE OF a) locked"
+        )
+
+
+# --- renewals ------------------------------------------------------------------------------
 
 
 def _money(name: str, help_text: str, *, required: bool = True) -> Column:
@@ -55,19 +121,7 @@ class RenewalImporter(Importer):
         "marks the account churned; its open risk record is left for its owner to close."
     )
     columns = (
-        Column(
-            "account",
-            "The account's id in Red Account (the number in its page's address). "
-            "Give this or account_external_id.",
-            type="integer",
-            required=False,
-            type_message="Enter the account's id, a whole number such as 42.",
-        ),
-        Column(
-            "account_external_id",
-            "The account's external id, e.g. its CRM id. Give this or account.",
-            required=False,
-        ),
+        *ACCOUNT_COLUMNS,
         Column(
             "renewal_date",
             "The day the contract came up for renewal, as YYYY-MM-DD: from "
@@ -83,7 +137,7 @@ class RenewalImporter(Importer):
             required=False,
         ),
     )
-    one_of = (("account", "account_external_id"),)
+    one_of = ACCOUNT_ONE_OF
     key = ("account_id", "renewal_date")
     key_field = "renewal_date"
     key_label = "account and renewal date"
@@ -100,16 +154,13 @@ class RenewalImporter(Importer):
         # outcome in lower case (NULL when it is none of the outcomes).
         outcomes = ", ".join(sql_text(outcome) for outcome in RenewalOutcome.values)
         return f"""
-            SELECT s.*, COALESCE(a.id, e.id) AS account_id,
+            SELECT s.*, {ACCOUNT_ID} AS account_id,
                    s.v_renewal_date AS renewal_date,
                    CASE WHEN lower(s.c_outcome) IN ({outcomes}) THEN lower(s.c_outcome) END
                        AS outcome,
                    CAST(s.v_arr_before AS numeric) AS arr_before,
                    CAST(s.v_arr_after AS numeric) AS arr_after
-            FROM {table} s
-            LEFT JOIN accounts_account a ON a.id = s.v_account
-            LEFT JOIN accounts_account e
-                ON s.c_account_external_id <> '' AND e.external_id = s.c_account_external_id
+            FROM {table} s {ACCOUNT_JOINS}
         """
 
     def checks(self) -> list[Check]:
@@ -120,16 +171,7 @@ class RenewalImporter(Importer):
             "AND r.arr_before >= 0 AND r.arr_after >= 0"
         )
         return [
-            Check(
-                "account",
-                "r.v_account IS NOT NULL AND r.c_account_external_id = '' AND r.account_id IS NULL",
-                "'No account has the id ' || r.c_account || '.'",
-            ),
-            Check(
-                "account_external_id",
-                "r.c_account_external_id <> '' AND r.c_account = '' AND r.account_id IS NULL",
-                "'No account has the external id \"' || r.c_account_external_id || '\".'",
-            ),
+            *ACCOUNT_CHECKS,
             Check(
                 "renewal_date",
                 "r.renewal_date > %(today)s",
@@ -187,86 +229,45 @@ class RenewalImporter(Importer):
 
     def lock(self, stage: Stage) -> None:
         # Renewals have a foreign key constraint, so nothing can point at a
-        # deleted account; the lock is about what the check says. The accounts
-        # the rows name (by id or external id: unique columns, so a rename
-        # waits too) are held FOR KEY SHARE, in id order, until the commit:
-        # a delete that came first leaves its account out of the lock and the
-        # check that follows reports the row (instead of the insert failing on
-        # the constraint), and a delete that comes later waits and then takes
-        # the new renewals with the account. KEY SHARE does not block edits of
-        # the accounts, nor the scoring that writes their health. SQLite
-        # serialises writers: nothing to lock.
-        if not stage.postgres:
-            return
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM (SELECT a.id FROM accounts_account a "
-                f"WHERE a.id IN (SELECT v_account FROM {stage.table} WHERE v_account IS NOT NULL "
-                "UNION SELECT e.id FROM accounts_account e "
-                f"JOIN (SELECT DISTINCT c_account_external_id FROM {stage.table} "
-                "WHERE c_account_external_id <> '') named "
-                "ON e.external_id = named.c_account_external_id) "
-                "ORDER BY a.id FOR KEY SHARE OF a) locked"
-            )
+        # deleted account; the lock is about what the check says: a row
+        # naming an account deleted meanwhile gets its error instead of the
+        # insert failing on the constraint.
+        lock_named_accounts(stage)
 
     def merge(self, stage: Stage, *, source: str) -> Counts:
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        params = {"source": source, "now": now}
-        columns = "account_id, renewal_date, outcome, arr_before, arr_after, source, recorded_at"
+        # The churns this batch brings news of: a churn row whose key is not
+        # stored as a churn already. Read before the write, so that sending
+        # the same history again marks nobody (an admin may have
+        # reactivated the account since).
+        new_churns = stage.values(
+            "SELECT DISTINCT r.account_id FROM resolved r "
+            "LEFT JOIN accounts_renewal n "
+            "ON n.account_id = r.account_id AND n.renewal_date = r.renewal_date "
+            "WHERE r.outcome = 'churned' AND (n.id IS NULL OR n.outcome <> 'churned')"
+        )
         # Sorted by key, so two imports writing the same keys at once take
         # their row locks in the same order and wait for each other instead
         # of deadlocking. A churn's empty arr_after is 0.
-        select = (
+        counts = stage.upsert(
+            "accounts_renewal",
+            (
+                "account_id",
+                "renewal_date",
+                "outcome",
+                "arr_before",
+                "arr_after",
+                "source",
+                "recorded_at",
+            ),
             "SELECT account_id, renewal_date, outcome, arr_before, COALESCE(arr_after, 0), "
-            "%(source)s, %(now)s FROM resolved WHERE TRUE ORDER BY account_id, renewal_date"
+            "%(source)s, %(now)s FROM resolved WHERE TRUE ORDER BY account_id, renewal_date",
+            key=("account_id", "renewal_date"),
+            update=("outcome", "arr_before", "arr_after", "source", "recorded_at"),
+            params={"source": source, "now": now},
         )
-        conflict = (
-            "ON CONFLICT (account_id, renewal_date) DO UPDATE SET "
-            "outcome = excluded.outcome, arr_before = excluded.arr_before, "
-            "arr_after = excluded.arr_after, source = excluded.source, "
-            "recorded_at = excluded.recorded_at"
-        )
-        with connection.cursor() as cursor:
-            if stage.postgres:
-                # xmax is 0 on a row version this statement inserted.
-                cursor.execute(
-                    stage.with_resolved(
-                        f", merged AS (INSERT INTO accounts_renewal ({columns}) {select} "
-                        f"{conflict} RETURNING (xmax = 0) AS inserted) "
-                        "SELECT count(*) FILTER (WHERE inserted), "
-                        "count(*) FILTER (WHERE NOT inserted) FROM merged"
-                    ),
-                    params,
-                )
-                created, updated = cursor.fetchone()
-                return Counts(created, updated)
-            # SQLite: count the keys already stored first; the transaction holds
-            # the database's write lock, so nothing changes in between.
-            cursor.execute(
-                stage.with_resolved(
-                    "SELECT count(*) FROM resolved r JOIN accounts_renewal n "
-                    "ON n.account_id = r.account_id AND n.renewal_date = r.renewal_date"
-                ),
-                {},
-            )
-            (existing,) = cursor.fetchone()
-            cursor.execute(
-                stage.with_resolved(
-                    f"INSERT INTO accounts_renewal ({columns}) {select} {conflict}"
-                ),
-                params,
-            )
-            return Counts(stage.rows - existing, existing)
-
-    def after_merge(self, stage: Stage) -> None:
-        # The accounts this batch says churned; the service marks those whose
-        # newest renewal is now a churn (an older churn sent late does not
-        # undo a later renewal).
-        services.renewals_mark_churned(
-            account_ids=stage.values(
-                "SELECT DISTINCT account_id FROM resolved WHERE outcome = 'churned'"
-            )
-        )
+        services.renewals_mark_churned(account_ids=new_churns)
+        return counts
 
 
 renewal_importer = RenewalImporter()

@@ -325,10 +325,6 @@ class Renewal(models.Model):
     def __str__(self) -> str:
         return f"{self.account_id} {self.renewal_date}: {self.outcome}"
 
-    @property
-    def is_churn(self) -> bool:
-        return self.outcome == RenewalOutcome.CHURNED
-
 
 # The audit trail of admin data: who changed what, when, old → new, whichever
 # way the change came in (the API, the Django admin, a service).

@@ -21,7 +21,11 @@ from .models import Account, AccountStatus, User
 
 def account_mark_churned(*, account: Account, on: dt.date) -> Account:
     """Mark the account churned as of ``on``. The caller holds the account's
-    row (the risk record's close does) and owns the transaction."""
+    row (the risk record's close does) and owns the transaction. An account
+    churned already keeps its day: a renewal imported as a churn may have
+    marked it before its open record was closed."""
+    if account.is_churned:
+        return account
     account.status = AccountStatus.CHURNED
     account.churned_on = on
     account.save(update_fields=["status", "churned_on"])
@@ -68,9 +72,10 @@ def renewals_mark_churned(*, account_ids: Sequence[int]) -> int:
     accounts were marked.
 
     Called by the renewal importer inside the merge's transaction, after the
-    renewals are written, with the accounts the batch sent a churn for (a
-    renewal that is no churn never marks an account, so importing a
-    correction never undoes an admin's reactivation). On PostgreSQL the
+    renewals are written, with the accounts the batch brings a new churn for
+    (a churn row whose key was not stored as a churn before), so neither a
+    correction nor the same history sent again undoes an admin's
+    reactivation. On PostgreSQL the
     accounts are locked in id order first, so two imports, or an import and
     the scoring run (which locks its chunks in id order too), wait for each
     other instead of deadlocking."""

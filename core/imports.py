@@ -464,6 +464,50 @@ class Stage:
             cursor.execute(self.with_resolved(sql), params or {})
             return [row[0] for row in cursor.fetchall()]
 
+    def upsert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        select: str,
+        *,
+        key: Sequence[str],
+        update: Sequence[str],
+        params: dict[str, Any],
+    ) -> Counts:
+        """The merge most importers need: ``INSERT INTO table (columns)
+        select ON CONFLICT (key) DO UPDATE SET`` each of ``update`` (``select``
+        reads ``resolved`` and names the key columns as the table does), with
+        how many rows were created and how many updated. On PostgreSQL the
+        statement counts them itself (xmax is 0 on a row version it inserted);
+        on SQLite the keys already stored are counted first (the transaction
+        holds the database's write lock, so nothing changes in between)."""
+        names = ", ".join(columns)
+        sets = ", ".join(f"{column} = excluded.{column}" for column in update)
+        insert = (
+            f"INSERT INTO {table} ({names}) {select} "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sets}"
+        )
+        with connection.cursor() as cursor:
+            if self.postgres:
+                cursor.execute(
+                    self.with_resolved(
+                        f", merged AS ({insert} RETURNING (xmax = 0) AS inserted) "
+                        "SELECT count(*) FILTER (WHERE inserted), "
+                        "count(*) FILTER (WHERE NOT inserted) FROM merged"
+                    ),
+                    params,
+                )
+                created, updated = cursor.fetchone()
+                return Counts(created, updated)
+            same = " AND ".join(f"n.{column} = r.{column}" for column in key)
+            cursor.execute(
+                self.with_resolved(f"SELECT count(*) FROM resolved r JOIN {table} n ON {same}"),
+                {},
+            )
+            (existing,) = cursor.fetchone()
+            cursor.execute(self.with_resolved(insert), params)
+            return Counts(self.rows - existing, existing)
+
     def errors(self, limit: int | None = ERRORS_KEPT) -> tuple[list[RowError], int]:
         """Every rule as one query: the first ``limit`` errors in row order
         (then column order) and how many there are."""

@@ -14,6 +14,14 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from accounts.imports import (
+    ACCOUNT_CHECKS,
+    ACCOUNT_COLUMNS,
+    ACCOUNT_ID,
+    ACCOUNT_JOINS,
+    ACCOUNT_ONE_OF,
+    lock_named_accounts,
+)
 from core import dates
 from core.imports import Check, Column, Counts, Importer, Stage, sql_text
 
@@ -30,19 +38,7 @@ class ObservationImporter(Importer):
         "A row whose account, measure and day are already stored updates that value."
     )
     columns = (
-        Column(
-            "account",
-            "The account's id in Red Account (the number in its page's address). "
-            "Give this or account_external_id.",
-            type="integer",
-            required=False,
-            type_message="Enter the account's id, a whole number such as 42.",
-        ),
-        Column(
-            "account_external_id",
-            "The account's external id, e.g. its CRM id. Give this or account.",
-            required=False,
-        ),
+        *ACCOUNT_COLUMNS,
         Column("measure", "The measure's code, e.g. logins-30d or nps."),
         Column(
             "observed_on",
@@ -56,7 +52,7 @@ class ObservationImporter(Importer):
             type="decimal",
         ),
     )
-    one_of = (("account", "account_external_id"),)
+    one_of = ACCOUNT_ONE_OF
     key = ("account_id", "measure_id", "observed_on")
     key_field = "observed_on"
     key_label = "account, measure and day"
@@ -71,28 +67,16 @@ class ObservationImporter(Importer):
     def resolved_sql(self, table: str) -> str:
         # Each row with the ids it names (NULL when it names nothing known).
         return f"""
-            SELECT s.*, COALESCE(a.id, e.id) AS account_id, m.id AS measure_id,
+            SELECT s.*, {ACCOUNT_ID} AS account_id, m.id AS measure_id,
                    m.kind AS measure_kind, m.name AS measure_name,
                    s.v_observed_on AS observed_on, s.v_value AS value
-            FROM {table} s
-            LEFT JOIN accounts_account a ON a.id = s.v_account
-            LEFT JOIN accounts_account e
-                ON s.c_account_external_id <> '' AND e.external_id = s.c_account_external_id
+            FROM {table} s {ACCOUNT_JOINS}
             LEFT JOIN health_measure m ON m.code = s.c_measure
         """
 
     def checks(self) -> list[Check]:
         return [
-            Check(
-                "account",
-                "r.v_account IS NOT NULL AND r.c_account_external_id = '' AND r.account_id IS NULL",
-                "'No account has the id ' || r.c_account || '.'",
-            ),
-            Check(
-                "account_external_id",
-                "r.c_account_external_id <> '' AND r.c_account = '' AND r.account_id IS NULL",
-                "'No account has the external id \"' || r.c_account_external_id || '\".'",
-            ),
+            *ACCOUNT_CHECKS,
             Check(
                 "measure",
                 "r.c_measure <> '' AND r.measure_id IS NULL",
@@ -121,25 +105,14 @@ class ObservationImporter(Importer):
 
     def lock(self, stage: Stage) -> None:
         # Observations have no foreign key constraints (a per-row check cost
-        # more than the insert): the accounts and measures the rows name (by
-        # id, external id or code: unique columns, so a rename waits too) are
+        # more than the insert): the accounts and measures the rows name are
         # locked until the commit; a delete waits for it, and one that came
         # first leaves its rows out of the lock and the check that follows
         # reports them. SQLite serialises writers: nothing to lock.
+        lock_named_accounts(stage)
         if not stage.postgres:
             return
         with connection.cursor() as cursor:
-            # One set of ids (a UNION, not an OR of two IN lists, which
-            # PostgreSQL would test row by row against the whole stage).
-            cursor.execute(
-                "SELECT count(*) FROM (SELECT a.id FROM accounts_account a "
-                f"WHERE a.id IN (SELECT v_account FROM {stage.table} WHERE v_account IS NOT NULL "
-                "UNION SELECT e.id FROM accounts_account e "
-                f"JOIN (SELECT DISTINCT c_account_external_id FROM {stage.table} "
-                "WHERE c_account_external_id <> '') named "
-                "ON e.external_id = named.c_account_external_id) "
-                "ORDER BY a.id FOR KEY SHARE OF a) locked"
-            )
             cursor.execute(
                 "SELECT count(*) FROM (SELECT m.id FROM health_measure m "
                 f"WHERE m.code IN (SELECT c_measure FROM {stage.table}) "
@@ -148,52 +121,18 @@ class ObservationImporter(Importer):
 
     def merge(self, stage: Stage, *, source: str) -> Counts:
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        params = {"source": source, "now": now}
-        columns = "account_id, measure_id, observed_on, value, source, recorded_at"
         # Sorted by key, so two imports writing the same keys at once take
         # their row locks in the same order and wait for each other instead
         # of deadlocking.
-        select = (
+        return stage.upsert(
+            "health_observation",
+            ("account_id", "measure_id", "observed_on", "value", "source", "recorded_at"),
             "SELECT account_id, measure_id, observed_on, value, %(source)s, %(now)s "
-            "FROM resolved WHERE TRUE ORDER BY account_id, measure_id, observed_on"
+            "FROM resolved WHERE TRUE ORDER BY account_id, measure_id, observed_on",
+            key=("account_id", "measure_id", "observed_on"),
+            update=("value", "source", "recorded_at"),
+            params={"source": source, "now": now},
         )
-        conflict = (
-            "ON CONFLICT (account_id, measure_id, observed_on) DO UPDATE SET "
-            "value = excluded.value, source = excluded.source, "
-            "recorded_at = excluded.recorded_at"
-        )
-        with connection.cursor() as cursor:
-            if stage.postgres:
-                # xmax is 0 on a row version this statement inserted.
-                cursor.execute(
-                    stage.with_resolved(
-                        f", merged AS (INSERT INTO health_observation ({columns}) {select} "
-                        f"{conflict} RETURNING (xmax = 0) AS inserted) "
-                        "SELECT count(*) FILTER (WHERE inserted), "
-                        "count(*) FILTER (WHERE NOT inserted) FROM merged"
-                    ),
-                    params,
-                )
-                created, updated = cursor.fetchone()
-                return Counts(created, updated)
-            # SQLite: count the keys already stored first; the transaction holds
-            # the database's write lock, so nothing changes in between.
-            cursor.execute(
-                stage.with_resolved(
-                    "SELECT count(*) FROM resolved r JOIN health_observation o "
-                    "ON o.account_id = r.account_id AND o.measure_id = r.measure_id "
-                    "AND o.observed_on = r.observed_on"
-                ),
-                {},
-            )
-            (existing,) = cursor.fetchone()
-            cursor.execute(
-                stage.with_resolved(
-                    f"INSERT INTO health_observation ({columns}) {select} {conflict}"
-                ),
-                params,
-            )
-            return Counts(stage.rows - existing, existing)
 
     def after_merge(self, stage: Stage) -> None:
         services.rescore_on_commit(stage.values("SELECT DISTINCT account_id FROM resolved"))

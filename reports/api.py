@@ -38,7 +38,7 @@ FORMATS = ("json", "csv")
 # --- representations ------------------------------------------------------------------------
 
 
-def _money() -> serializers.DecimalField:
+def money_field() -> serializers.DecimalField:
     # max_digits=None: a sum over many records may pass the 14 digits of one amount.
     return serializers.DecimalField(max_digits=None, decimal_places=2)
 
@@ -69,8 +69,8 @@ class OutcomeRowSerializer(serializers.Serializer):
         allow_null=True,
         help_text="saved / (saved + churned), four places; null when both are 0.",
     )
-    arr_saved = _money()
-    arr_lost = _money()
+    arr_saved = money_field()
+    arr_lost = money_field()
     median_days_to_close = serializers.FloatField(
         allow_null=True,
         help_text="Median of closed_at - opened_at in days, one place; null without records.",
@@ -96,18 +96,18 @@ class OpenRiskRowSerializer(serializers.Serializer):
     period = serializers.CharField(help_text="Renewal month `YYYY-MM` or quarter `YYYY-Qn`.")
     tier = serializers.IntegerField()
     count = serializers.IntegerField()
-    arr_at_risk = _money()
+    arr_at_risk = money_field()
 
 
 class TierTotalSerializer(serializers.Serializer):
     tier = serializers.IntegerField()
     count = serializers.IntegerField()
-    arr_at_risk = _money()
+    arr_at_risk = money_field()
 
 
 class OpenRiskTotalsSerializer(serializers.Serializer):
     count = serializers.IntegerField()
-    arr_at_risk = _money()
+    arr_at_risk = money_field()
 
 
 class OpenRiskSerializer(serializers.Serializer):
@@ -124,8 +124,8 @@ class TrendRowSerializer(serializers.Serializer):
     category_label = serializers.CharField()
     saved = serializers.IntegerField()
     churned = serializers.IntegerField()
-    arr_saved = _money()
-    arr_lost = _money()
+    arr_saved = money_field()
+    arr_lost = money_field()
 
 
 class TrendCategorySerializer(serializers.Serializer):
@@ -144,7 +144,7 @@ class TrendSerializer(serializers.Serializer):
 # --- schema pieces ---------------------------------------------------------------------------
 
 
-def _parameter(
+def query_parameter(
     name: str,
     description: str,
     *,
@@ -161,22 +161,22 @@ def _parameter(
 
 
 FILTER_PARAMETERS = [
-    _parameter("region", "Region code; only accounts of that region."),
-    _parameter("segment", "Segment code; only accounts of that segment."),
+    query_parameter("region", "Region code; only accounts of that region."),
+    query_parameter("segment", "Segment code; only accounts of that segment."),
 ]
 CLOSED_PARAMETERS = [
-    _parameter(
+    query_parameter(
         "closed_after",
         "Closed on or after this date (YYYY-MM-DD, server time zone).",
         type=OpenApiTypes.DATE,
     ),
-    _parameter(
+    query_parameter(
         "closed_before",
         "Closed on or before this date (YYYY-MM-DD, server time zone).",
         type=OpenApiTypes.DATE,
     ),
 ]
-FORMAT_PARAMETER = _parameter(
+FORMAT_PARAMETER = query_parameter(
     "format", "`csv` for a CSV download with the same columns; JSON by default.", enum=FORMATS
 )
 BAD_QUERY = OpenApiResponse(
@@ -186,7 +186,7 @@ BAD_QUERY = OpenApiResponse(
 UNAUTHENTICATED = OpenApiResponse(ErrorDetailSerializer, description="Not signed in.")
 
 
-def _responses(serializer: type[serializers.Serializer], csv_description: str) -> dict:
+def report_responses(serializer: type[serializers.Serializer], csv_description: str) -> dict:
     return {
         (200, "application/json"): serializer,
         (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=csv_description),
@@ -250,7 +250,7 @@ class OutcomesReportView(ReportView):
             "records count in neither nor in `save_rate`."
         ),
         parameters=[
-            _parameter(
+            query_parameter(
                 "group_by",
                 "What a row groups by (default `primary_cause`).",
                 enum=list(reports.GROUP_BY),
@@ -259,7 +259,7 @@ class OutcomesReportView(ReportView):
             *FILTER_PARAMETERS,
             FORMAT_PARAMETER,
         ],
-        responses=_responses(
+        responses=report_responses(
             OutcomesSerializer,
             "Columns key, label, saved, churned, withdrawn, save_rate, arr_saved, "
             "arr_lost, median_days_to_close; the last line is the totals.",
@@ -279,7 +279,7 @@ class OpenRiskReportView(ReportView):
     @extend_schema(
         summary="Open-risk report: open records and ARR at risk by renewal period and tier",
         parameters=[
-            _parameter(
+            query_parameter(
                 "period",
                 "Group by the account's renewal month (default) or quarter.",
                 enum=list(reports.PERIODS),
@@ -287,7 +287,7 @@ class OpenRiskReportView(ReportView):
             *FILTER_PARAMETERS,
             FORMAT_PARAMETER,
         ],
-        responses=_responses(
+        responses=report_responses(
             OpenRiskSerializer,
             "Columns period, tier, count, arr_at_risk; the last line is the totals.",
         ),
@@ -315,7 +315,7 @@ class TrendReportView(ReportView):
         summary="Trend report: saves and churn per month closed and cause category",
         description="Withdrawn records are neither a save nor churn and are left out.",
         parameters=[*CLOSED_PARAMETERS, *FILTER_PARAMETERS, FORMAT_PARAMETER],
-        responses=_responses(
+        responses=report_responses(
             TrendSerializer,
             "Columns month, category, category_label, saved, churned, arr_saved, arr_lost.",
         ),

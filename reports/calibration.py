@@ -35,7 +35,7 @@ from core.csv_files import cell
 from core.exceptions import InvalidInput
 
 from .programs import RenewalFilters, parse_renewal_query, rate
-from .selectors import MONEY_PLACES, RATE_PLACES, TOTAL_LABEL, ZERO
+from .selectors import RATE_PLACES, TOTAL_LABEL, ZERO, as_money
 
 DAYS_BEFORE_DEFAULT = 90
 DAYS_BEFORE_MAX = 730
@@ -173,13 +173,6 @@ class HealthCalibration:
     @property
     def has_renewals(self) -> bool:
         return self.totals.renewals > 0
-
-
-def _money(value: Decimal | float | int | None) -> Decimal:
-    # SQLite sums decimals as floats: through str() they round as written.
-    if value is None:
-        return ZERO
-    return Decimal(str(value)).quantize(MONEY_PLACES, rounding=ROUND_HALF_UP)
 
 
 def _date(value: dt.date | str) -> dt.date:
@@ -390,7 +383,7 @@ def _band_rows(groups: Mapping[str, Sequence[Any]]) -> tuple[list[BandRow], Band
                 renewals=renewals,
                 churned=churned,
                 churn_rate=rate(churned, renewals),
-                arr_churned=_money(arr_churned),
+                arr_churned=as_money(arr_churned),
             )
         )
     # Every renewal is in exactly one band: the totals add up the five rows.
@@ -477,7 +470,7 @@ def health_calibration(*, filters: CalibrationFilters | None = None) -> HealthCa
                 renewal_date=_date(renewal_date),
                 score=score,
                 score_as_of=_date(as_of),
-                arr_before=_money(arr_before),
+                arr_before=as_money(arr_before),
             )
             for (
                 renewal_id,

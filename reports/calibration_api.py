@@ -18,7 +18,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from . import calibration
-from .api import FILTER_PARAMETERS, FORMAT_PARAMETER, ReportView, _money, _parameter, _responses
+from .api import (
+    FILTER_PARAMETERS,
+    FORMAT_PARAMETER,
+    ReportView,
+    money_field,
+    query_parameter,
+    report_responses,
+)
 from .programs_api import RENEWED_PARAMETERS, AccountRefSerializer
 
 
@@ -45,7 +52,7 @@ class BandRowSerializer(serializers.Serializer):
     renewals = serializers.IntegerField()
     churned = serializers.IntegerField()
     churn_rate = _rate("churned / renewals, four places; null without renewals.")
-    arr_churned = _money()
+    arr_churned = money_field()
 
     def to_representation(self, instance: calibration.BandRow) -> dict[str, Any]:
         return _floats(super().to_representation(instance), instance, "churn_rate")
@@ -101,7 +108,7 @@ class GreenChurnSerializer(serializers.Serializer):
     renewal_date = serializers.DateField()
     score = serializers.IntegerField(help_text="The score read days_before days earlier.")
     score_as_of = serializers.DateField(help_text="The day of that score.")
-    arr_before = _money()
+    arr_before = money_field()
 
     def to_representation(self, instance: calibration.GreenChurn) -> dict[str, Any]:
         return super().to_representation(
@@ -148,7 +155,7 @@ class HealthCalibrationReportView(ReportView):
             "40 or not (with the lift), and the churned renewals whose score was green."
         ),
         parameters=[
-            _parameter(
+            query_parameter(
                 "days_before",
                 "Read each score this many days before the renewal: 0 to 730 (default 90).",
                 type=OpenApiTypes.INT,
@@ -157,7 +164,7 @@ class HealthCalibrationReportView(ReportView):
             *FILTER_PARAMETERS,
             FORMAT_PARAMETER,
         ],
-        responses=_responses(
+        responses=report_responses(
             HealthCalibrationSerializer,
             "Columns "
             + ", ".join(calibration.CSV_COLUMNS)

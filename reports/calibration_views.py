@@ -106,7 +106,7 @@ def auc_in_words(report: HealthCalibration) -> str:
     auc = report.auc.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return (
         f"{auc} \u2014 a churned account scored lower than a renewed one "
-        f"{auc * 100:.0f}% of the time"
+        f"{auc * 100:.0f}% of the time, ties counting half"
     )
 
 

@@ -49,18 +49,17 @@ from risks.models import RiskRecord, RiskStatus, Task, TaskSource
 
 from .selectors import (
     DATE_MESSAGE,
-    DATE_RE,
-    MONEY_PLACES,
     RATE_PLACES,
     SUM_FIELD,
     TOTAL_LABEL,
-    ZERO,
     Median,
     ReportFilters,
+    as_money,
     closed_records,
     days_to_close,
     duration_to_days,
     median_in_aggregate,
+    parse_date,
     parse_report_query,
     server_timezone,
     window_medians,
@@ -122,15 +121,6 @@ def parse_program_query(query: Mapping[str, str]) -> ReportFilters:
     return filters
 
 
-def _date(raw: str) -> dt.date | None:
-    if not DATE_RE.match(raw):
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        return None
-
-
 def parse_renewal_query(query: Mapping[str, str]) -> RenewalFilters:
     """``renewed_after``, ``renewed_before``, ``region`` and ``segment`` (blank
     means absent), with the messages of ``parse_report_query``: every problem
@@ -139,7 +129,7 @@ def parse_renewal_query(query: Mapping[str, str]) -> RenewalFilters:
     days: dict[str, dt.date | None] = {}
     for name in ("renewed_after", "renewed_before"):
         raw = str(query.get(name) or "").strip()
-        days[name] = _date(raw) if raw else None
+        days[name] = parse_date(raw) if raw else None
         if raw and days[name] is None:
             errors[name] = [DATE_MESSAGE]
         elif days[name] is not None and not date_range.in_range(days[name]):
@@ -198,12 +188,6 @@ def wilson_interval(
         max(low, Decimal(0)).quantize(places, rounding=ROUND_HALF_UP),
         min(high, Decimal(1)).quantize(places, rounding=ROUND_HALF_UP),
     )
-
-
-def _money(value: Decimal | None) -> Decimal:
-    if value is None:
-        return ZERO
-    return Decimal(value).quantize(MONEY_PLACES, rounding=ROUND_HALF_UP)
 
 
 # --- Program effectiveness ------------------------------------------------------------------
@@ -511,8 +495,8 @@ def _coverage_row(key: str | None, label: str, values: Mapping[str, Any]) -> Cov
         churns=values["churns"],
         flagged=values["flagged"],
         coverage=rate(values["flagged"], values["churns"]),
-        arr_churned=_money(values["arr_churned"]),
-        arr_flagged=_money(values["arr_flagged"]),
+        arr_churned=as_money(values["arr_churned"]),
+        arr_flagged=as_money(values["arr_flagged"]),
     )
 
 
@@ -566,7 +550,7 @@ def unflagged_churns(renewals: QuerySet[Renewal]) -> list[UnflaggedChurn]:
             region=values["region"],
             segment=values["segment"],
             churn_date=values["renewal_date"],
-            arr_before=_money(values["arr_before"]),
+            arr_before=as_money(values["arr_before"]),
             risk_id=values["risk_id"],
             risk_opened_on=values["risk_opened_on"],
         )

@@ -23,9 +23,9 @@ from .api import (
     FILTER_PARAMETERS,
     FORMAT_PARAMETER,
     ReportView,
-    _money,
-    _parameter,
-    _responses,
+    money_field,
+    query_parameter,
+    report_responses,
 )
 
 
@@ -90,7 +90,7 @@ class ProgramEffectivenessReportView(ReportView):
             "Correlation, not proof."
         ),
         parameters=[*CLOSED_PARAMETERS, *FILTER_PARAMETERS, FORMAT_PARAMETER],
-        responses=_responses(
+        responses=report_responses(
             ProgramEffectivenessSerializer,
             "Columns " + ", ".join(programs.PROGRAM_COLUMNS) + ".",
         ),
@@ -116,8 +116,8 @@ class CoverageRowSerializer(serializers.Serializer):
         help_text="Churns whose account had a record opened 30 to 365 days before."
     )
     coverage = _rate("flagged / churns, four places; null without churns.")
-    arr_churned = _money()
-    arr_flagged = _money()
+    arr_churned = money_field()
+    arr_flagged = money_field()
 
     def to_representation(self, instance: programs.CoverageRow) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -141,7 +141,7 @@ class UnflaggedChurnSerializer(serializers.Serializer):
     region = serializers.CharField()
     segment = serializers.CharField()
     churn_date = serializers.DateField()
-    arr_before = _money()
+    arr_before = money_field()
     newest_risk = RiskRefSerializer(
         allow_null=True,
         help_text="The account's newest record opened before the churn date, if any.",
@@ -171,10 +171,10 @@ class FlagCoverageSerializer(serializers.Serializer):
 
 
 RENEWED_PARAMETERS = [
-    _parameter(
+    query_parameter(
         "renewed_after", "Renewal date on or after this date (YYYY-MM-DD).", type=OpenApiTypes.DATE
     ),
-    _parameter(
+    query_parameter(
         "renewed_before",
         "Renewal date on or before this date (YYYY-MM-DD).",
         type=OpenApiTypes.DATE,
@@ -192,7 +192,7 @@ class FlagCoverageReportView(ReportView):
             "flagged with the newest record opened before each."
         ),
         parameters=[*RENEWED_PARAMETERS, *FILTER_PARAMETERS, FORMAT_PARAMETER],
-        responses=_responses(
+        responses=report_responses(
             FlagCoverageSerializer,
             "Columns " + ", ".join(programs.COVERAGE_COLUMNS) + "; the region rows, the "
             "segment rows, then the totals.",

@@ -119,7 +119,7 @@ def _one_of(values: Iterable[str]) -> str:
     return ", ".join(values) or "(none defined)"
 
 
-def _parse_date(raw: str) -> dt.date | None:
+def parse_date(raw: str) -> dt.date | None:
     if not DATE_RE.match(raw):
         return None
     try:
@@ -169,7 +169,7 @@ def parse_report_query(
         raw = text(name)
         dates[name] = None
         if raw is not None:
-            dates[name] = _parse_date(raw)
+            dates[name] = parse_date(raw)
             if dates[name] is None:
                 errors[name] = [DATE_MESSAGE]
             elif not date_range.in_range(dates[name]):
@@ -253,7 +253,7 @@ def closed_records(filters: ReportFilters = ReportFilters()) -> QuerySet[RiskRec
     return RiskRecord.objects.filter(_closed_scope(filters)).order_by()
 
 
-def _money(value: Decimal | float | int | None) -> Decimal:
+def as_money(value: Decimal | float | int | None) -> Decimal:
     if value is None:
         return ZERO
     return Decimal(str(value)).quantize(MONEY_PLACES, rounding=ROUND_HALF_UP)
@@ -519,8 +519,8 @@ def _outcome_row(
         churned=values["churned"],
         withdrawn=values["withdrawn"],
         save_rate=save_rate(values["saved"], values["churned"]),
-        arr_saved=_money(values["arr_saved"]),
-        arr_lost=_money(values["arr_lost"]),
+        arr_saved=as_money(values["arr_saved"]),
+        arr_lost=as_money(values["arr_lost"]),
         median_days_to_close=duration_to_days(median),
     )
 
@@ -643,7 +643,7 @@ def open_risk_report(
             period=to_key(values["renewal_period"]),
             tier=values["current_tier"],
             count=values["count"],
-            arr_at_risk=_money(values["arr_at_risk"]),
+            arr_at_risk=as_money(values["arr_at_risk"]),
         )
         for values in groups
     ]
@@ -652,7 +652,7 @@ def open_risk_report(
         TierTotal(
             tier=tier,
             count=sum(row.count for row in rows if row.tier == tier),
-            arr_at_risk=_money(sum((row.arr_at_risk for row in rows if row.tier == tier), ZERO)),
+            arr_at_risk=as_money(sum((row.arr_at_risk for row in rows if row.tier == tier), ZERO)),
         )
         for tier in sorted(Tier.values)
     ]
@@ -663,7 +663,7 @@ def open_risk_report(
         by_tier=by_tier,
         totals=OpenRiskTotals(
             count=sum(row.count for row in rows),
-            arr_at_risk=_money(sum((row.arr_at_risk for row in rows), ZERO)),
+            arr_at_risk=as_money(sum((row.arr_at_risk for row in rows), ZERO)),
         ),
         periods=sorted({row.period for row in rows}),
     )
@@ -721,8 +721,8 @@ def trend_report(*, filters: ReportFilters = ReportFilters()) -> TrendReport:
             category_label=category_label(values["category"]),
             saved=values["saved"],
             churned=values["churned"],
-            arr_saved=_money(values["arr_saved"]),
-            arr_lost=_money(values["arr_lost"]),
+            arr_saved=as_money(values["arr_saved"]),
+            arr_lost=as_money(values["arr_lost"]),
         )
         for values in groups
     ]

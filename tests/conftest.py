@@ -27,7 +27,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     run fails at once with a clear message; nothing is ever skipped."""
     database = settings.DATABASES["default"]
     problems = []
-    # The SQLite parity runs (tests/rules/test_sqlite_parity.py) run a module
+    # The SQLite parity runs (tests/sqlite_parity.py) run a module
     # of this suite again, in a child process, on the embedded database.
     sqlite_parity = os.environ.get("REDACCOUNT_SQLITE_PARITY") == "1"
     if sqlite_parity and database["ENGINE"] == "django.db.backends.sqlite3":

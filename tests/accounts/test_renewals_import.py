@@ -23,6 +23,7 @@ from accounts.models import Account, AccountStatus, Renewal, RenewalSource
 from core.imports import RowErrors, get_importer, import_job_run, import_job_validate
 from core.models import ImportJob, ImportStatus
 from risks.models import RiskRecord, RiskStatus
+from risks.services import risk_close
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -347,6 +348,28 @@ def test_a_batch_without_a_churn_does_not_undo_a_reactivation(accounts, admin_us
     assert status_of(account) == (AccountStatus.ACTIVE, None)
 
 
+def test_the_same_churn_sent_again_does_not_undo_a_reactivation(accounts, admin_user):
+    account = accounts[0]
+    churn = row(account, DAY, outcome="churned", before="50000", after="0")
+    ingest_renewals([churn])
+    services.account_reactivate(user=admin_user, account=account)
+
+    # The same history again, with a corrected ARR: no news of a churn.
+    ingest_renewals([{**churn, "arr_before": "51000"}])
+
+    assert status_of(account) == (AccountStatus.ACTIVE, None)
+    assert Renewal.objects.get(account=account).arr_before == Decimal("51000.00")
+
+
+def test_a_renewal_turned_into_a_churn_is_news_and_marks_the_account(accounts):
+    account = accounts[0]
+    factories.RenewalFactory(account=account, renewal_date=DAY, outcome="renewed")
+
+    ingest_renewals([row(account, DAY, outcome="churned", after="0")])
+
+    assert status_of(account) == (AccountStatus.CHURNED, DAY)
+
+
 def test_the_open_risk_record_of_a_churned_account_stays_open(accounts):
     account = accounts[0]
     risk = factories.RiskRecordFactory(account=account)
@@ -355,6 +378,17 @@ def test_the_open_risk_record_of_a_churned_account_stays_open(accounts):
 
     assert status_of(account) == (AccountStatus.CHURNED, DAY)
     assert RiskRecord.objects.get(pk=risk.pk).status == RiskStatus.OPEN
+
+
+def test_closing_the_open_record_as_churned_later_keeps_the_churn_date(accounts, admin_user):
+    account = accounts[0]
+    risk = factories.RiskRecordFactory(account=account)
+    ingest_renewals([row(account, DAY, outcome="churned", after="0")])
+
+    risk_close(user=admin_user, risk=risk, outcome=RiskStatus.CHURNED, note="Gone at renewal.")
+
+    assert RiskRecord.objects.get(pk=risk.pk).status == RiskStatus.CHURNED
+    assert status_of(account) == (AccountStatus.CHURNED, DAY)
 
 
 def test_the_service_marks_only_the_accounts_it_is_given(accounts):

@@ -6,12 +6,8 @@ pass there too."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+from tests.sqlite_parity import assert_pass_on_sqlite
 
-ROOT = Path(__file__).resolve().parents[2]
 MODULES = (
     "tests/accounts/test_renewals_import.py",
     "tests/accounts/test_renewals_api.py",
@@ -20,29 +16,4 @@ MODULES = (
 
 
 def test_the_renewal_tests_pass_on_sqlite(tmp_path):
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'parity.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "REDACCOUNT_SQLITE_PARITY": "1",
-    }
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:randomly",
-            *MODULES,
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert " passed" in run.stdout and "skipped" not in run.stdout
+    assert_pass_on_sqlite(tmp_path, MODULES)

@@ -146,12 +146,13 @@ def test_the_auc_is_said_in_words(signed_in, dataset):
 
     # 0.7667 and 0.9167 (tests/reports/test_calibration.py), to two places.
     assert (
-        "AUC 0.77 \u2014 a churned account scored lower than a renewed one 77% of the time"
-        in everything
+        "AUC 0.77 \u2014 a churned account scored lower than a renewed one "
+        "77% of the time, ties counting half" in everything
     )
     assert "over 3 churned and 5 renewed accounts with a score 90 days before" in everything
     assert (
-        "AUC 0.92 \u2014 a churned account scored lower than a renewed one 92% of the time" in emea
+        "AUC 0.92 \u2014 a churned account scored lower than a renewed one "
+        "92% of the time, ties counting half" in emea
     )
 
 

@@ -13,11 +13,14 @@ page, the customer accounts list and an account, the Health page (plain,
 filtered, with a filter error), My tasks (as it is, after a task is marked
 done), the reviews (the choice of regions, an agenda week with notes and action
 items, after a refused note), the three reports (and one with a filter error),
+the three learning reports on the demo's renewals (health calibration plain,
+filtered and with a filter error; program effectiveness; flag coverage),
 the import pages (admin: the list, the upload form with and without errors, a
-job with errors and a job ready to import), the risk rules (the list, a rule,
-an account with a rule holding; admin: the editor empty, with errors, with a
-preview and with a refused preview, a saved rule's editor, and the list after
-"evaluate now"), the password change (with errors)
+job with errors and a job ready to import, the renewals' upload form), the
+risk rules (the list, a rule, its backtest and a refused backtest, an account
+with a rule holding; admin: the editor empty, with errors, with a preview,
+with a refused preview and with a backtest, a saved rule's editor, and the
+list after "evaluate now"), the password change (with errors)
 and its done page, the sign-in page (with errors), the 403 page, the 404 page
 and the 500 page. Each page is checked with its ``<details>`` opened, so the
 folded forms are checked too; a few pages again at a 390 px wide viewport.
@@ -251,6 +254,14 @@ def preview_rule(band: str) -> Callable[[Page], None]:
     return then
 
 
+def backtest_rule(page: Page) -> None:
+    """Choose red for the first condition and ask for the editor's backtest."""
+    row = page.get_by_role("group", name="Condition 1")
+    row.get_by_label("Band").select_option(value="red")
+    page.get_by_role("button", name="Backtest").click()
+    page.locator("#backtest-summary, #rule-editor .error-summary").first.wait_for()
+
+
 def evaluate_now(page: Page) -> None:
     page.get_by_role("button", name="Evaluate now").click()
     page.get_by_role("status").filter(has_text="evaluated").first.wait_for()
@@ -291,8 +302,22 @@ def visits(role: str, p: dict[str, Any]) -> list[Visit]:
         Visit("open risk report", "/risks/reports/open-risk/", mobile=True),
         Visit("trend report", "/risks/reports/trend/"),
         Visit("report filter error", "/risks/reports/?closed_after=someday", status=400),
+        Visit("health calibration", "/risks/reports/health-calibration/", mobile=True),
+        Visit(
+            "health calibration filtered",
+            "/risks/reports/health-calibration/?days_before=30&region=EMEA",
+        ),
+        Visit(
+            "health calibration filter error",
+            "/risks/reports/health-calibration/?days_before=999",
+            status=400,
+        ),
+        Visit("program effectiveness", "/risks/reports/program-effectiveness/", mobile=True),
+        Visit("flag coverage", "/risks/reports/flag-coverage/", mobile=True),
         Visit("rules", "/rules/", mobile=True),
         Visit("rule", f"/rules/{p['rule']}/", mobile=True),
+        Visit("rule backtest", f"/rules/{p['rule']}/backtest/?months=12", mobile=True),
+        Visit("rule backtest refused", f"/rules/{p['rule']}/backtest/?months=99", status=400),
         Visit("account with a rule holding", f"/accounts/{p['rule_account']}/"),
         Visit("password change", "/password/"),
         Visit("password change with errors", "/password/", status=200, then=submit_first_form),
@@ -330,10 +355,12 @@ def visits(role: str, p: dict[str, Any]) -> list[Visit]:
             Visit("import upload with errors", "/imports/observations/", then=submit_first_form),
             Visit("import job with errors", f"/imports/observations/{p['job_invalid']}/"),
             Visit("import job, ready", f"/imports/observations/{p['job_ready']}/"),
+            Visit("renewals upload", "/imports/renewals/"),
             Visit("new rule", "/rules/new/", mobile=True),
             Visit("new rule with errors", "/rules/new/", then=submit_first_form),
             Visit("new rule, preview", "/rules/new/", then=preview_rule("red")),
             Visit("new rule, refused preview", "/rules/new/", then=preview_rule("")),
+            Visit("new rule, backtest", "/rules/new/", then=backtest_rule),
             Visit("edit rule", f"/rules/{p['rule']}/edit/"),
             # Last: they change what the pages above show.
             Visit("approvals after a decision", "/risks/approvals/", then=decide("Approve")),

@@ -43,6 +43,16 @@ def money_field() -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=None, decimal_places=2)
 
 
+def rate_field(help_text: str) -> serializers.FloatField:
+    """A rate of the learning reports: a JSON number, or null."""
+    return serializers.FloatField(allow_null=True, help_text=help_text)
+
+
+def as_float(value: Any) -> float | None:
+    """A rate as a JSON number, rounded as the report rounded it."""
+    return None if value is None else float(value)
+
+
 @extend_schema_field(
     {
         "oneOf": [{"type": "string"}, {"type": "integer"}],

@@ -22,22 +22,20 @@ from .api import (
     FILTER_PARAMETERS,
     FORMAT_PARAMETER,
     ReportView,
+    as_float,
     money_field,
     query_parameter,
+    rate_field,
     report_responses,
 )
 from .programs_api import RENEWED_PARAMETERS, AccountRefSerializer
-
-
-def _rate(help_text: str) -> serializers.FloatField:
-    return serializers.FloatField(allow_null=True, help_text=help_text)
 
 
 def _floats(data: dict[str, Any], instance: object, *names: str) -> dict[str, Any]:
     # JSON numbers, rounded as the report rounded them.
     for name in names:
         value = getattr(instance, name)
-        data[name] = None if value is None else float(value)
+        data[name] = as_float(value)
     return data
 
 
@@ -51,7 +49,7 @@ class BandRowSerializer(serializers.Serializer):
     label = serializers.CharField()
     renewals = serializers.IntegerField()
     churned = serializers.IntegerField()
-    churn_rate = _rate("churned / renewals, four places; null without renewals.")
+    churn_rate = rate_field("churned / renewals, four places; null without renewals.")
     arr_churned = money_field()
 
     def to_representation(self, instance: calibration.BandRow) -> dict[str, Any]:
@@ -66,7 +64,7 @@ class DecileRowSerializer(serializers.Serializer):
     )
     renewals = serializers.IntegerField()
     churned = serializers.IntegerField()
-    churn_rate = _rate("churned / renewals, four places; null without renewals.")
+    churn_rate = rate_field("churned / renewals, four places; null without renewals.")
 
     def to_representation(self, instance: calibration.DecileRow) -> dict[str, Any]:
         return _floats(super().to_representation(instance), instance, "churn_rate")
@@ -77,15 +75,15 @@ class MeasureRowSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="The measure's name; its code once it is deleted.")
     renewals_low = serializers.IntegerField(help_text="Renewals whose part score was under 40.")
     churned_low = serializers.IntegerField()
-    churn_rate_low = _rate("churned_low / renewals_low, four places; null without renewals.")
+    churn_rate_low = rate_field("churned_low / renewals_low, four places; null without renewals.")
     renewals_not_low = serializers.IntegerField(
         help_text="Renewals whose part score was 40 or more."
     )
     churned_not_low = serializers.IntegerField()
-    churn_rate_not_low = _rate(
+    churn_rate_not_low = rate_field(
         "churned_not_low / renewals_not_low, four places; null without renewals."
     )
-    lift = _rate(
+    lift = rate_field(
         "churn_rate_low / churn_rate_not_low from the counts, four places; null when "
         "either rate is null or churn_rate_not_low is 0."
     )
@@ -129,7 +127,7 @@ class HealthCalibrationSerializer(serializers.Serializer):
     days_before = serializers.IntegerField(source="filters.days_before")
     bands = BandRowSerializer(many=True, help_text="green, yellow, red, unknown, none.")
     totals = BandRowSerializer()
-    auc = _rate(
+    auc = rate_field(
         "Over the renewals with a score: (pairs where the churned scored lower + half the "
         "ties) / (n_churned · n_renewed), four places; null when either count is 0."
     )

@@ -23,20 +23,12 @@ from .api import (
     FILTER_PARAMETERS,
     FORMAT_PARAMETER,
     ReportView,
+    as_float,
     money_field,
     query_parameter,
+    rate_field,
     report_responses,
 )
-
-
-def _rate(help_text: str) -> serializers.FloatField:
-    return serializers.FloatField(allow_null=True, help_text=help_text)
-
-
-def _float(value: Any) -> float | None:
-    # JSON numbers, rounded as the report rounded them.
-    return None if value is None else float(value)
-
 
 # --- Program effectiveness -------------------------------------------------------------
 
@@ -44,10 +36,10 @@ def _float(value: Any) -> float | None:
 class ProgramGroupSerializer(serializers.Serializer):
     records = serializers.IntegerField(help_text="Saved and churned records of the group.")
     saved = serializers.IntegerField()
-    save_rate = _rate("saved / records, four places; null under 5 records.")
-    save_rate_low = _rate("Lower bound of the Wilson 95% interval; null under 5 records.")
-    save_rate_high = _rate("Upper bound of the Wilson 95% interval; null under 5 records.")
-    median_days_to_close = _rate(
+    save_rate = rate_field("saved / records, four places; null under 5 records.")
+    save_rate_low = rate_field("Lower bound of the Wilson 95% interval; null under 5 records.")
+    save_rate_high = rate_field("Upper bound of the Wilson 95% interval; null under 5 records.")
+    median_days_to_close = rate_field(
         "Median of closed_at - opened_at in days, one place; null without records."
     )
     note = serializers.CharField(
@@ -57,7 +49,7 @@ class ProgramGroupSerializer(serializers.Serializer):
     def to_representation(self, instance: programs.ProgramGroup) -> dict[str, Any]:
         data = super().to_representation(instance)
         for name in ("save_rate", "save_rate_low", "save_rate_high", "median_days_to_close"):
-            data[name] = _float(getattr(instance, name))
+            data[name] = as_float(getattr(instance, name))
         return data
 
 
@@ -115,13 +107,13 @@ class CoverageRowSerializer(serializers.Serializer):
     flagged = serializers.IntegerField(
         help_text="Churns whose account had a record opened 30 to 365 days before."
     )
-    coverage = _rate("flagged / churns, four places; null without churns.")
+    coverage = rate_field("flagged / churns, four places; null without churns.")
     arr_churned = money_field()
     arr_flagged = money_field()
 
     def to_representation(self, instance: programs.CoverageRow) -> dict[str, Any]:
         data = super().to_representation(instance)
-        data["coverage"] = _float(instance.coverage)
+        data["coverage"] = as_float(instance.coverage)
         return data
 
 

@@ -39,7 +39,7 @@ from .calibration import (
     parse_calibration_query,
 )
 from .programs_views import RenewalFilterForm, percent
-from .views import invalid_query_response, tabs
+from .views import invalid_query_response, parse_into_form, tabs
 
 # The page lists this many green churns; the CSV and the API list them all.
 GREEN_CHURNS_SHOWN = 100
@@ -174,18 +174,12 @@ def _decile_chart(report: HealthCalibration) -> charts.Chart:
 
 @require_GET
 def health_calibration_page(request: HttpRequest) -> HttpResponse:
-    data = request.GET.copy()
-    if not data.get("days_before", "").strip():
-        data["days_before"] = str(DAYS_BEFORE_DEFAULT)  # show the default in use
-    form = CalibrationFilterForm(data)
-    form.is_valid()  # always true: it only sets cleaned_data so errors can be added
-    filters: CalibrationFilters | None
-    try:
-        filters = parse_calibration_query(request.GET)
-    except InvalidInput as error:
-        for name, messages in error.errors.items():
-            form.add_error(name if name in form.fields else None, messages)
-        filters = None
+    form, filters = parse_into_form(
+        request,
+        CalibrationFilterForm,
+        parse_calibration_query,
+        defaults={"days_before": str(DAYS_BEFORE_DEFAULT)},  # show the default in use
+    )
     context: dict[str, Any] = {
         "tabs": tabs(request, "health_calibration"),
         "report_name": "Health calibration",

@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 # The chart frame, legend and series are shared with every app's charts.
 from core.charts import CHAR_WIDTH, WIDTH, Chart, Series, ShareBar, share_bars
@@ -127,6 +127,28 @@ def _empty_chart(*, chart_id: str, title: str, message: str) -> Chart:
 # --- outcomes: stacked horizontal bars, one per group -----------------------
 
 
+def _bar_axes(
+    *, left: float, top: float, width: float, height: float, x_title: str, y_title: str
+) -> SafeString:
+    """The vertical baseline of a horizontal bar chart, its two axis titles,
+    and the end of the axes' group."""
+    return format_html(
+        '<line class="chart-baseline" x1="{}" y1="{}" x2="{}" y2="{}"></line>'
+        '<text class="chart-axis-title" x="{}" y="{}" text-anchor="middle">{}</text>'
+        '<text class="chart-axis-title" transform="translate(12 {}) rotate(-90)" '
+        'text-anchor="middle">{}</text></g>',
+        _num(left),
+        _num(top),
+        _num(left),
+        _num(top + height),
+        _num(left + width / 2),
+        _num(top + height + 38),
+        x_title,
+        _num(top + height / 2),
+        y_title,
+    )
+
+
 def outcomes_chart(
     bars: Sequence[OutcomeBar],
     *,
@@ -186,20 +208,13 @@ def outcomes_chart(
             )
         )
     parts.append(
-        format_html(
-            '<line class="chart-baseline" x1="{}" y1="{}" x2="{}" y2="{}"></line>'
-            '<text class="chart-axis-title" x="{}" y="{}" text-anchor="middle">{}</text>'
-            '<text class="chart-axis-title" transform="translate(12 {}) rotate(-90)" '
-            'text-anchor="middle">{}</text></g>',
-            _num(left),
-            _num(plot_top),
-            _num(left),
-            _num(plot_top + plot_height),
-            _num(left + plot_width / 2),
-            _num(plot_top + plot_height + 38),
-            "Risk records closed",
-            _num(plot_top + plot_height / 2),
-            group_label,
+        _bar_axes(
+            left=left,
+            top=plot_top,
+            width=plot_width,
+            height=plot_height,
+            x_title="Risk records closed",
+            y_title=group_label,
         )
     )
     for index, bar in enumerate(bars):
@@ -621,20 +636,13 @@ def program_chart(
             )
         )
     parts.append(
-        format_html(
-            '<line class="chart-baseline" x1="{}" y1="{}" x2="{}" y2="{}"></line>'
-            '<text class="chart-axis-title" x="{}" y="{}" text-anchor="middle">{}</text>'
-            '<text class="chart-axis-title" transform="translate(12 {}) rotate(-90)" '
-            'text-anchor="middle">{}</text></g>',
-            _num(left),
-            _num(plot_top),
-            _num(left),
-            _num(plot_top + plot_height),
-            _num(left + plot_width / 2),
-            _num(plot_top + plot_height + 38),
-            "Save rate (dot) and its 95% interval (line)",
-            _num(plot_top + plot_height / 2),
-            "Playbook step",
+        _bar_axes(
+            left=left,
+            top=plot_top,
+            width=plot_width,
+            height=plot_height,
+            x_title="Save rate (dot) and its 95% interval (line)",
+            y_title="Playbook step",
         )
     )
     for index, line in enumerate(lines):

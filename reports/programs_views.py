@@ -39,6 +39,7 @@ from .views import (
     ReportFilterForm,
     filter_summary,
     invalid_query_response,
+    parse_into_form,
     parse_query,
     render_report,
     save_percent,
@@ -199,15 +200,7 @@ def _lines(rows: list[CoverageRow]) -> list[CoverageLine]:
 
 @require_GET
 def flag_coverage_page(request: HttpRequest) -> HttpResponse:
-    form = RenewalFilterForm(request.GET)
-    form.is_valid()  # always true: it only sets cleaned_data so errors can be added
-    filters: RenewalFilters | None
-    try:
-        filters = parse_renewal_query(request.GET)
-    except InvalidInput as error:
-        for field, messages in error.errors.items():
-            form.add_error(field if field in form.fields else None, messages)
-        filters = None
+    form, filters = parse_into_form(request, RenewalFilterForm, parse_renewal_query)
     context: dict[str, Any] = {
         "tabs": tabs(request, "flag_coverage"),
         "report_name": "Flag coverage",

@@ -9,10 +9,10 @@ holds exactly what the page shows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -123,6 +123,9 @@ class OpenRiskFilterForm(ReportFilterForm):
         del self.fields["closed_before"]
 
 
+Parsed = TypeVar("Parsed")
+
+
 @dataclass
 class ParsedQuery:
     form: ReportFilterForm
@@ -151,15 +154,37 @@ def parse_query(
 ) -> ParsedQuery:
     """The form (bound to the query, showing the defaults in use) and the parsed
     filters, or ``filters=None`` with the errors on the form's fields."""
+    form, parsed = parse_into_form(
+        request,
+        form_class,
+        lambda query: parse_report_query(query, allow_group_by=allow_group_by),
+        defaults=defaults,
+    )
+    if parsed is None:
+        return ParsedQuery(form=form, filters=None)
+    group_by, filters = parsed
+    return ParsedQuery(form=form, filters=filters, group_by=group_by)
+
+
+def parse_into_form(
+    request: HttpRequest,
+    form_class: type[forms.Form],
+    parse: Callable[[QueryDict], Parsed],
+    *,
+    defaults: Mapping[str, str] | None = None,
+) -> tuple[forms.Form, Parsed | None]:
+    """A report page's filter form (bound to the query, showing the defaults
+    in use) and what ``parse`` makes of the query, or None with the parser's
+    errors on the form's fields. The parser is the one the API uses, so the
+    page and the API say the same."""
     form = form_class(_query_with_defaults(request.GET, defaults or {}))
     form.is_valid()  # always true: it only sets cleaned_data so errors can be added
     try:
-        group_by, filters = parse_report_query(request.GET, allow_group_by=allow_group_by)
+        return form, parse(request.GET)
     except InvalidInput as error:
         for field, messages in error.errors.items():
             form.add_error(field if field in form.fields else None, messages)
-        return ParsedQuery(form=form, filters=None)
-    return ParsedQuery(form=form, filters=filters, group_by=group_by)
+        return form, None
 
 
 # --- shared page context ------------------------------------------------------------

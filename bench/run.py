@@ -174,7 +174,7 @@ def measure_agendas(repeat: int) -> dict[str, object]:
     from django.test.utils import CaptureQueriesContext
 
     from accounts.models import Region
-    from notifications.models import OutboundEmail
+    from notifications.models import OutboundMessage
     from reviews.models import Agenda, AgendaItem
     from reviews.services import agenda_generate
 
@@ -187,7 +187,7 @@ def measure_agendas(repeat: int) -> dict[str, object]:
         # Not timed: start from no agenda, as the weekly task does.
         AgendaItem.objects.all().delete()
         Agenda.objects.all().delete()
-        OutboundEmail.objects.all().delete()
+        OutboundMessage.objects.all().delete()
         start = time.perf_counter()
         for region in regions:
             with CaptureQueriesContext(connection) as queries:

@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("health.api.urls")),
     path("", include("reviews.api.urls")),
     path("", include("rules.api.urls")),
+    path("", include("notifications.api.urls")),
     path("", include("reports.api_urls")),
 ]

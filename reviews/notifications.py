@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from accounts.models import Role, User
-from notifications.models import OutboundEmail
+from notifications.models import OutboundMessage
 from notifications.outbox import absolute_url, addresses, queue_email
 
 from . import ics
@@ -46,7 +46,7 @@ def agenda_participants(agenda: Agenda, items: Iterable[Any]) -> list[str]:
     return addresses(people)
 
 
-def agenda_generated(agenda: Agenda) -> OutboundEmail | None:
+def agenda_generated(agenda: Agenda) -> OutboundMessage | None:
     """Invite the participants to the meeting, with the items and a link."""
     items = list(
         agenda.items.select_related(

@@ -25,12 +25,18 @@ def database_url() -> str:
 
 
 def start_worker(
-    env: dict[str, str], log_path: Path, *, queue: str | None = None, pool: str = "solo"
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    queue: str | None = None,
+    pool: str = "solo",
+    concurrency: int = 1,
 ) -> subprocess.Popen:
-    """A worker with ``env``, its output in ``log_path``; only ``queue`` if given."""
+    """A worker with ``env``, its output in ``log_path``; only ``queue`` if given;
+    ``concurrency`` processes with the prefork pool."""
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", f"--pool={pool}"]
     if pool == "prefork":
-        command.append("--concurrency=1")
+        command.append(f"--concurrency={concurrency}")
     if queue:
         command += ["-Q", queue]
     command += ["--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]

@@ -151,6 +151,85 @@ AUDITLOG_DISABLE_REMOTE_ADDR = False
 # Forms render their errors next to each field (templates/forms/).
 FORM_RENDERER = "config.forms.FormRenderer"
 
+# --- Single sign-on (OpenID Connect) -------------------------------------------
+# On when OIDC_RP_CLIENT_ID is set (accounts/oidc.py, mozilla-django-oidc). The
+# provider's endpoints and keys come from its discovery document, fetched on the
+# first sign-in (never at start-up) and cached; an OIDC_OP_* variable overrides
+# the discovered value. While it is on only administrators sign in with a password.
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "").strip()
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "").strip()
+OIDC_OP_DISCOVERY_URL = os.environ.get("OIDC_OP_DISCOVERY_URL", "").strip()
+OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "").strip()
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "").strip()
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "").strip()
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "").strip()
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "").strip()
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "").strip() or "RS256"
+OIDC_RP_SCOPES = " ".join(os.environ.get("OIDC_RP_SCOPES", "").split()) or "openid email profile"
+OIDC_CREATE_USERS = env_bool("OIDC_CREATE_USERS", default=False)
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "").strip() or "single sign-on"
+# Seconds a request to the provider may take (discovery, keys, token, userinfo).
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10, minimum=1)
+# The library's switches: a nonce and a PKCE challenge in every sign-in, and
+# our views (accounts/oidc.py) behind its URLs.
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_AUTHENTICATE_CLASS = "accounts.oidc.AuthenticateView"
+OIDC_CALLBACK_CLASS = "accounts.oidc.CallbackView"
+
+
+def check_single_sign_on() -> None:
+    """Stops start-up when single sign-on is on but misconfigured, naming the
+    variable to fix. Reads only the settings above; nothing is fetched."""
+    urls = {
+        "OIDC_OP_DISCOVERY_URL": OIDC_OP_DISCOVERY_URL,
+        "OIDC_OP_ISSUER": OIDC_OP_ISSUER,
+        "OIDC_OP_AUTHORIZATION_ENDPOINT": OIDC_OP_AUTHORIZATION_ENDPOINT,
+        "OIDC_OP_TOKEN_ENDPOINT": OIDC_OP_TOKEN_ENDPOINT,
+        "OIDC_OP_USER_ENDPOINT": OIDC_OP_USER_ENDPOINT,
+        "OIDC_OP_JWKS_ENDPOINT": OIDC_OP_JWKS_ENDPOINT,
+    }
+    if not OIDC_RP_CLIENT_SECRET:
+        raise ImproperlyConfigured(
+            "OIDC_RP_CLIENT_SECRET must be set when OIDC_RP_CLIENT_ID is (single sign-on)."
+        )
+    for name, url in urls.items():
+        if url and not url.startswith(("https://", "http://")):
+            raise ImproperlyConfigured(f"{name}={url!r} is not an http(s) URL.")
+    if OIDC_OP_DISCOVERY_URL and not OIDC_OP_DISCOVERY_URL.endswith(
+        "/.well-known/openid-configuration"
+    ):
+        raise ImproperlyConfigured(
+            f"OIDC_OP_DISCOVERY_URL={OIDC_OP_DISCOVERY_URL!r} must be the address of the "
+            "provider's discovery document, ending in /.well-known/openid-configuration."
+        )
+    algorithms = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "HS256")
+    if OIDC_RP_SIGN_ALGO not in algorithms:
+        raise ImproperlyConfigured(
+            f"OIDC_RP_SIGN_ALGO={OIDC_RP_SIGN_ALGO!r} is not one of: {', '.join(algorithms)}."
+        )
+    if not {"openid", "email"} <= set(OIDC_RP_SCOPES.split()):
+        raise ImproperlyConfigured(
+            f"OIDC_RP_SCOPES={OIDC_RP_SCOPES!r} must include openid and email "
+            "(people are matched by their email address)."
+        )
+    if not OIDC_OP_DISCOVERY_URL:
+        needed = [name for name in urls if name != "OIDC_OP_DISCOVERY_URL"]
+        if OIDC_RP_SIGN_ALGO.startswith("HS"):  # signed with the client secret: no keys
+            needed.remove("OIDC_OP_JWKS_ENDPOINT")
+        missing = [name for name in needed if not urls[name]]
+        if missing:
+            raise ImproperlyConfigured(
+                "Single sign-on (OIDC_RP_CLIENT_ID) needs OIDC_OP_DISCOVERY_URL, or else "
+                f"{', '.join(missing)}."
+            )
+
+
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+if OIDC_RP_CLIENT_ID:
+    check_single_sign_on()
+    AUTHENTICATION_BACKENDS.append("accounts.oidc.OIDCBackend")
+
 # --- Internationalisation -----------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
@@ -189,6 +268,18 @@ if not (len(CURRENCY) == 3 and CURRENCY.isascii() and CURRENCY.isalpha()):
 # Absolute base of the links in notification emails (no trailing slash). The
 # local settings derive the default from PORT instead (the port `make run` serves).
 SITE_URL = (os.environ.get("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
+
+# --- Slack and webhooks -------------------------------------------------------------
+# Slack and webhook URLs must be https:// (production turns this on) and may not
+# point at loopback or private addresses unless WEBHOOK_ALLOW_PRIVATE is on.
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", default=False)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# The first retry of a failed Slack message or webhook delivery waits between
+# half and all of this many seconds; each further one twice as long (at most 4 h).
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1)
+# The key the stored Slack URLs and signing secrets are encrypted with; derived
+# from SECRET_KEY when empty (changing either makes them unreadable).
+ENCRYPTION_KEY = os.environ.get("ENCRYPTION_KEY", "")
 
 # --- Redis, cache and Celery ----------------------------------------------------
 # With REDIS_URL set, Redis is the Celery broker and the cache. Without it the
@@ -250,7 +341,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Publishing must fail fast when Redis is down: web requests enqueue after
-# commit, and the outbox (notifications.OutboundEmail) plus its periodic sweep deliver
+# commit, and the outbox (notifications.OutboundMessage) plus its periodic sweep deliver
 # whatever could not be enqueued. Without these, .delay() retries for minutes.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -325,6 +416,20 @@ SPECTACULAR_SETTINGS = {
         # a renewal's outcome, beside a risk record's closing outcome
         "RenewalOutcomeEnum": "accounts.models.RenewalOutcome",
     },
+    # The signed webhook events (docs/api.md, "Webhook events"): each app's
+    # integrations module describes the payloads it sends. A document with
+    # webhooks is OpenAPI 3.1.
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": [
+        "risks.integrations.RISK_OPENED_WEBHOOK",
+        "risks.integrations.RISK_ESCALATED_WEBHOOK",
+        "risks.integrations.RISK_CLOSED_WEBHOOK",
+        "risks.integrations.ESCALATION_REQUESTED_WEBHOOK",
+        "risks.integrations.ESCALATION_DECIDED_WEBHOOK",
+        "reviews.integrations.AGENDA_GENERATED_WEBHOOK",
+        "rules.integrations.RULE_MATCHED_WEBHOOK",
+        "risks.integrations.TASK_OVERDUE_WEBHOOK",
+    ],
 }
 
 # --- Application ----------------------------------------------------------------

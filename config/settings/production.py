@@ -27,6 +27,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# Slack and webhook messages leave only over HTTPS.
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", default=True)
+
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
 if env_bool("DJANGO_BEHIND_PROXY", default=False):

@@ -27,6 +27,8 @@ CELERY_TASK_ALWAYS_EAGER = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DEMO_DATA_ALLOWED = True
+# The tests' Slack and webhook receivers listen on 127.0.0.1.
+WEBHOOK_ALLOW_PRIVATE = True
 
 # Each run gets its own cache namespace in the shared Redis, so counters such as
 # failed sign-ins never leak from one run (or a parallel run) into another.

@@ -26,6 +26,9 @@ from schemathesis.checks import (
 from accounts.models import Account
 from health.models import Measure
 from health.scoring import score_accounts
+from notifications import services as notification_services
+from notifications.events import SUBSCRIBABLE
+from notifications.models import WebhookDelivery
 from risks import services
 from risks.models import Playbook, RootCause, Task
 from rules import services as rule_services
@@ -113,6 +116,8 @@ def test_schema_validates_without_warnings(tmp_path):
         "/api/v1/playbooks/{id}/",
         "/api/v1/playbooks/{id}/preview/",
         "/api/v1/renewals/",
+        "/api/v1/webhook-deliveries/",
+        "/api/v1/webhook-deliveries/{id}/",
     ):
         assert f"{path}:" in text, path
     # Action items are tasks now: PATCH /tasks/{id}/ replaced them.
@@ -140,6 +145,10 @@ def api_world():
     manager = factories.ManagerFactory(username="fuzz-manager", region=region)
     csm = factories.CsmFactory(username="fuzz-csm", manager=manager, region=region)
     admin = factories.AdminFactory(username="fuzz-admin", is_superuser=True)
+    # An endpoint subscribed to everything: the world's events are its deliveries.
+    notification_services.endpoint_create(
+        user=admin, url="http://127.0.0.1:9/hook", events=list(SUBSCRIBABLE)
+    )
     cause = RootCause.objects.get(code="low-usage")
     # A playbook for the cause, so each record below gets tasks to list and mark.
     services.playbook_save(
@@ -270,6 +279,12 @@ def _pinned_parameters() -> list[tuple[str, dict, bool]]:
         ("POST /api/v1/risks/{id}/tasks/", {**on_risk, "body": valid_task}, True),
         *_pinned_rule_parameters(),
         *_pinned_renewal_parameters(),
+        ("GET /api/v1/webhook-deliveries/", {}, True),
+        (
+            "GET /api/v1/webhook-deliveries/{id}/",
+            {"path_parameters": {"id": WebhookDelivery.objects.order_by("pk").first().pk}},
+            True,
+        ),
     ]
 
 

@@ -19,7 +19,7 @@ from celery import Celery
 from django.conf import settings
 from django.core.management import call_command
 
-from notifications.models import OutboundEmail
+from notifications.models import OutboundMessage
 from reviews.models import Agenda
 from tests.reviews.test_agenda_tasks import region_meeting_in, tier3_risk_in
 from tests.workers import database_url, start_worker, stop_worker
@@ -189,7 +189,7 @@ def test_the_seed_writes_its_emails_to_the_outbox_without_printing_them(settings
     printed = capsys.readouterr().out + out.getvalue()
     assert "MIME-Version" not in printed
     assert "Content-Type: " not in printed
-    emails = OutboundEmail.objects.count()
+    emails = OutboundMessage.objects.count()
     assert emails > 0, "the seed's emails are still in the outbox"
     assert f"Emails written to the outbox: {emails}" in out.getvalue()
     assert out.getvalue().rstrip().endswith("with the password “demo”.")

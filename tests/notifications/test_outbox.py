@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications import delivery, outbox
-from notifications.models import OutboundEmail
+from notifications.models import OutboundMessage
 from notifications.tasks import send_email, send_pending_emails
 from risks import notifications as risk_notifications
 from risks.models import Escalation, EscalationStatus, TimelineEvent, TimelineKind
@@ -48,7 +48,7 @@ class SlowBackend(EmailBackend):
         return super().send_messages(messages)
 
 
-def _queue(key: str = "test:1", **overrides) -> OutboundEmail | None:
+def _queue(key: str = "test:1", **overrides) -> OutboundMessage | None:
     fields = {
         "dedupe_key": key,
         "kind": "test",
@@ -60,9 +60,9 @@ def _queue(key: str = "test:1", **overrides) -> OutboundEmail | None:
     return outbox.queue_email(**fields)
 
 
-def _age(*rows: OutboundEmail, seconds: int = 60) -> None:
+def _age(*rows: OutboundMessage, seconds: int = 60) -> None:
     """Pretend the rows were written a while ago (the sweep leaves fresh ones)."""
-    OutboundEmail.objects.filter(pk__in=[row.pk for row in rows]).update(
+    OutboundMessage.objects.filter(pk__in=[row.pk for row in rows]).update(
         created_at=timezone.now() - dt.timedelta(seconds=seconds)
     )
 
@@ -77,14 +77,14 @@ def test_same_trigger_twice_queues_one_email(django_capture_on_commit_callbacks)
         second = _queue("escalation-requested:7", subject="Second")
 
     assert first.pk == second.pk
-    assert OutboundEmail.objects.get().subject == "First"
+    assert OutboundMessage.objects.get().subject == "First"
     assert [message.subject for message in mail.outbox] == ["First"]
 
 
 @pytest.mark.django_db
 def test_nothing_is_queued_without_recipients():
     assert _queue(to=["", "  "]) is None
-    assert not OutboundEmail.objects.exists()
+    assert not OutboundMessage.objects.exists()
 
 
 @pytest.mark.django_db
@@ -114,7 +114,7 @@ def test_rolled_back_change_sends_nothing(django_capture_on_commit_callbacks):
         _queue()
         raise RuntimeError("the change failed")
 
-    assert not OutboundEmail.objects.exists()
+    assert not OutboundMessage.objects.exists()
     assert mail.outbox == []
 
 
@@ -204,7 +204,7 @@ def test_sweep_leaves_fresh_rows_to_the_task_and_sends_older_ones_once():
 def test_sweep_gives_up_on_a_row_that_failed_too_often():
     row = _queue()
     _age(row)
-    OutboundEmail.objects.filter(pk=row.pk).update(attempts=delivery.MAX_SEND_ATTEMPTS)
+    OutboundMessage.objects.filter(pk=row.pk).update(attempts=delivery.MAX_SEND_ATTEMPTS)
 
     assert send_pending_emails() == 0
     assert mail.outbox == []
@@ -215,7 +215,7 @@ def test_sweep_gives_up_on_a_row_that_failed_too_often():
 def test_two_senders_at_once_send_one_email(settings):
     settings.EMAIL_BACKEND = "tests.notifications.test_outbox.SlowBackend"
     # Written directly: outside a transaction queue_email would send at once.
-    row = OutboundEmail.objects.create(
+    row = OutboundMessage.objects.create(
         dedupe_key="test:race", kind="test", to=["carl@example.com"], subject="Hi", body="B"
     )
     barrier = threading.Barrier(3)
@@ -236,7 +236,7 @@ def test_two_senders_at_once_send_one_email(settings):
 
     assert sorted(results) == [False, False, True]
     assert len(mail.outbox) == 1
-    assert OutboundEmail.objects.get().attempts == 1
+    assert OutboundMessage.objects.get().attempts == 1
 
 
 # --- Redis down, then back ------------------------------------------------------------------
@@ -322,7 +322,7 @@ def test_filing_and_approving_succeed_with_redis_down_and_the_emails_go_out_once
         risk_id=outcome["risk"], kind=TimelineKind.ESCALATION_APPROVED
     ).exists()
     # ... and both notifications wait in the outbox, unsent.
-    rows = OutboundEmail.objects.order_by("pk")
+    rows = OutboundMessage.objects.order_by("pk")
     assert [(row.kind, row.sent_at, row.attempts) for row in rows] == [
         (risk_notifications.Kind.ESCALATION_REQUESTED, None, 0),
         (risk_notifications.Kind.ESCALATION_DECIDED, None, 0),
@@ -333,7 +333,7 @@ def test_filing_and_approving_succeed_with_redis_down_and_the_emails_go_out_once
     assert send_pending_emails() == 2
     assert send_pending_emails() == 0
     assert sorted(message.to[0] for message in mail.outbox) == sorted([manager.email, csm.email])
-    assert not OutboundEmail.objects.filter(sent_at__isnull=True).exists()
+    assert not OutboundMessage.objects.filter(sent_at__isnull=True).exists()
 
 
 @pytest.fixture
@@ -352,21 +352,21 @@ def test_with_redis_up_a_real_worker_sends_the_emails(team, redis_db8, tmp_path)
     outcome = _run_workflow(REDIS_DB8, csm, manager, account)
 
     assert redis_db8.llen("celery") == 2  # one send_email message per notification
-    assert OutboundEmail.objects.filter(sent_at__isnull=True).count() == 2
+    assert OutboundMessage.objects.filter(sent_at__isnull=True).count() == 2
 
     log_path = tmp_path / "worker.log"
     worker = start_worker(_process_env(REDIS_DB8), log_path, pool="prefork")
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if not OutboundEmail.objects.filter(sent_at__isnull=True).exists():
+            if not OutboundMessage.objects.filter(sent_at__isnull=True).exists():
                 break
             time.sleep(0.5)
     finally:
         stop_worker(worker)
     output = log_path.read_text()
 
-    rows = list(OutboundEmail.objects.order_by("pk"))
+    rows = list(OutboundMessage.objects.order_by("pk"))
     assert all(row.sent_at is not None for row in rows), output
     assert [row.attempts for row in rows] == [1, 1]
     assert f"Escalation to tier 2 requested: {account.name}" in output
@@ -378,8 +378,8 @@ def test_with_redis_up_a_real_worker_sends_the_emails(team, redis_db8, tmp_path)
 def test_migrations_seed_the_email_schedules():
     from django_celery_beat.models import PeriodicTask
 
-    sweep = PeriodicTask.objects.get(name="Send pending emails")
-    assert sweep.task == "notifications.tasks.send_pending_emails"
+    sweep = PeriodicTask.objects.get(name="Send pending messages")
+    assert sweep.task == "notifications.tasks.send_pending"
     assert (sweep.interval.every, sweep.interval.period) == (1, "minutes")
     reminder = PeriodicTask.objects.get(
         name="Remind managers of escalations pending over two business days"

@@ -678,7 +678,7 @@ def test_admin_shows_the_review_read_only_and_refreshes_through_the_service(
 
     for model in ("agenda", "reviewnote"):
         assert client.get(reverse(f"admin:reviews_{model}_changelist")).status_code == 200
-    assert client.get(reverse("admin:notifications_outboundemail_changelist")).status_code == 200
+    assert client.get(reverse("admin:notifications_outboundmessage_changelist")).status_code == 200
     page = client.get(reverse("admin:reviews_agenda_change", args=[agenda.pk]))
     assert page.status_code == 200
     assert "New soon renewal" in page.content.decode()

@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from notifications import ics as ics_writer
-from notifications.models import OutboundEmail
+from notifications.models import OutboundMessage
 from reviews import ics, notifications
 from reviews.models import Agenda, AgendaItem, AgendaSection
 from risks import notifications as risk_notifications
@@ -37,8 +37,8 @@ def risk(account, low_usage):
     return factories.RiskRecordFactory(account=account, primary_cause=low_usage)
 
 
-def _rows(kind: str) -> list[OutboundEmail]:
-    return list(OutboundEmail.objects.filter(kind=kind))
+def _rows(kind: str) -> list[OutboundMessage]:
+    return list(OutboundMessage.objects.filter(kind=kind))
 
 
 # --- escalation requested ---------------------------------------------------------
@@ -81,7 +81,7 @@ def test_manager_escalating_their_own_team_record_is_approved_without_email(risk
     escalation = services.escalation_request(user=manager, risk=risk, reason="Taking it up")
 
     assert escalation.status == EscalationStatus.APPROVED
-    assert not OutboundEmail.objects.exists()
+    assert not OutboundMessage.objects.exists()
 
 
 # --- escalation decided -----------------------------------------------------------
@@ -201,7 +201,7 @@ def test_agenda_generated_twice_is_one_email(agenda, reviewer):
     second = notifications.agenda_generated(agenda)
 
     assert first.pk == second.pk
-    assert OutboundEmail.objects.count() == 1
+    assert OutboundMessage.objects.count() == 1
 
 
 def test_agenda_link_points_at_the_agenda_page_of_region_and_week(agenda, client, reviewer):
@@ -252,7 +252,7 @@ def test_reminder_is_not_sent_at_exactly_two_business_days(csm, low_usage):
         risk_notifications.escalation_reminders(now=dt.datetime(2025, 3, 11, 9, 0, tzinfo=BERLIN))
         == 0
     )
-    assert not OutboundEmail.objects.exists()
+    assert not OutboundMessage.objects.exists()
 
 
 def test_reminder_is_one_email_per_manager_per_day(

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
-from notifications.models import OutboundEmail
+from notifications.models import OutboundMessage
 from risks import notifications
 from risks.models import RiskStatus, TaskSource
 from tests import factories
@@ -37,11 +37,11 @@ def _site_url(settings):
     settings.SITE_URL = SITE
 
 
-def rows() -> list[OutboundEmail]:
-    return list(OutboundEmail.objects.filter(kind=notifications.Kind.TASKS_OVERDUE))
+def rows() -> list[OutboundMessage]:
+    return list(OutboundMessage.objects.filter(kind=notifications.Kind.TASKS_OVERDUE))
 
 
-def by_address() -> dict[str, OutboundEmail]:
+def by_address() -> dict[str, OutboundMessage]:
     found = {}
     for row in rows():
         assert len(row.to) == 1, row.to
@@ -206,7 +206,7 @@ def test_running_twice_on_one_day_queues_nothing_new_and_the_next_day_again(risk
 
     notifications.task_reminders(now=at(TODAY + dt.timedelta(days=1)))
     assert len(rows()) == 2
-    newest = OutboundEmail.objects.get(dedupe_key=f"tasks-overdue:{csm.pk}:2026-03-12")
+    newest = OutboundMessage.objects.get(dedupe_key=f"tasks-overdue:{csm.pk}:2026-03-12")
     assert "Another late one" in newest.body and "Call the champion" in newest.body
 
 

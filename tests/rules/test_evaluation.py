@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import AccountStatus
 from core.exceptions import Conflict, InvalidInput, NotAllowed
 from health.tasks import score_some_accounts
-from notifications.models import OutboundEmail
+from notifications.models import OutboundMessage
 from risks.models import RiskRecord, RiskStatus, StepOwner, Task, TimelineEvent, TimelineKind
 from rules.evaluation import (
     SYSTEM_USERNAME,
@@ -184,14 +184,14 @@ def test_notify_emails_the_csm_and_their_manager_once(team):
     match = RuleMatch.objects.get()
     assert match.outcome == Outcome.NOTIFIED
     assert not RiskRecord.objects.filter(account=account).exists()
-    mail = OutboundEmail.objects.get(kind="rule_matched")
+    mail = OutboundMessage.objects.get(kind="rule_matched")
     assert mail.to == ["csm@example.com", "mgr@example.com"]
     assert mail.subject == "Acme: the rule \u201cRed band\u201d matched"
     assert "- Health is red (score 31)." in mail.body
     # Acting again does nothing: the match is acted on.
     assert act_on_match(match) is None
     assert act_on_pending() == 0
-    assert OutboundEmail.objects.filter(kind="rule_matched").count() == 1
+    assert OutboundMessage.objects.filter(kind="rule_matched").count() == 1
 
 
 def test_open_and_notify_links_the_new_record_in_the_email(team):
@@ -201,7 +201,7 @@ def test_open_and_notify_links_the_new_record_in_the_email(team):
     evaluate_rules(as_of=D)
     act_on_pending()
     risk = RiskRecord.objects.get()
-    mail = OutboundEmail.objects.get(kind="rule_matched")
+    mail = OutboundMessage.objects.get(kind="rule_matched")
     assert f"/risks/{risk.pk}/" in mail.body
     assert "It opened a tier-1 risk record" in mail.body
 

@@ -12,7 +12,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from demo import data as demo
-from notifications.models import OutboundEmail
+from notifications.models import Channel, OutboundMessage
 
 # Emails sent while the seed runs go nowhere (see handle).
 QUIET_EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -42,7 +42,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         for line in report.lines():
             self.stdout.write(line)
-        emails = OutboundEmail.objects.filter(created_at__gte=started).count()
+        emails = OutboundMessage.objects.filter(
+            channel=Channel.EMAIL, created_at__gte=started
+        ).count()
         if emails:
             self.stdout.write(
                 f"Emails written to the outbox: {emails} (not printed here; see "

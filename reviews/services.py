@@ -33,7 +33,7 @@ from risks.models import (
     TimelineKind,
 )
 
-from . import notifications, rules, scheduling
+from . import integrations, notifications, rules, scheduling
 from .models import (
     SECTION_ORDER,
     Agenda,
@@ -284,6 +284,7 @@ def agenda_generate(
     if created:
         # Inside the transaction: the outbox row commits with the agenda.
         notifications.agenda_generated(agenda)
+        integrations.agenda_generated(agenda, user=user)
     return agenda
 
 

@@ -16,9 +16,10 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from core import business_days
-from notifications.models import OutboundEmail
+from notifications.models import OutboundMessage
 from notifications.outbox import absolute_url, addresses, queue_email
 
+from . import integrations
 from .models import Escalation, EscalationStatus, RiskStatus, Task
 
 
@@ -54,7 +55,7 @@ def _render(template: str, context: dict[str, Any]) -> str:
     return render_to_string(f"email/{template}", context)
 
 
-def escalation_requested(escalation: Escalation) -> OutboundEmail | None:
+def escalation_requested(escalation: Escalation) -> OutboundMessage | None:
     """A CSM asked to move a record up a tier: tell whoever approves it."""
     risk = escalation.risk
     account = risk.account
@@ -78,7 +79,7 @@ def escalation_requested(escalation: Escalation) -> OutboundEmail | None:
     )
 
 
-def escalation_decided(escalation: Escalation) -> OutboundEmail | None:
+def escalation_decided(escalation: Escalation) -> OutboundMessage | None:
     """Tell the requester that their escalation was approved or rejected."""
     if escalation.status not in (EscalationStatus.APPROVED, EscalationStatus.REJECTED):
         return None
@@ -183,10 +184,13 @@ def task_reminders(*, now: dt.datetime | None = None) -> int:
     open records only (a closed record's tasks are no one's to chase). A task
     is overdue once its due date is before today in its account's region. A
     department's task goes to that department's reviewers in the account's
-    region. At most one email per person and UTC day (the outbox's dedupe
-    key); returns how many are queued for that day (a re-run counts the rows
-    it found already queued). Two queries and one per email."""
+    region. People on the weekly digest get none: it lists their tasks. At
+    most one email per person and UTC day (the outbox's dedupe key); returns
+    how many are queued for that day (a re-run counts the rows it found
+    already queued). Two queries and one per email. The same run sends the
+    task.overdue webhook event of each overdue task (``integrations``)."""
     now = now or timezone.now()
+    integrations.tasks_overdue(now=now)
     day = now.astimezone(dt.UTC).date()
     # Every region's date is within a day of UTC's: a cheap SQL pre-filter
     # before the exact local date of each task's region.
@@ -224,6 +228,8 @@ def task_reminders(*, now: dt.datetime | None = None) -> int:
     tasks_url = absolute_url(reverse("tasks:index"))
     queued = 0
     for person, entries in by_person.values():
+        if person.weekly_digest:
+            continue  # their weekly digest lists these tasks (risks.digest)
         row = queue_email(
             dedupe_key=f"tasks-overdue:{person.pk}:{day.isoformat()}",
             kind=Kind.TASKS_OVERDUE,

@@ -26,6 +26,7 @@ from risks.models import RiskRecord, RiskStatus, TimelineKind
 from risks.services import risk_open, timeline_add
 
 from . import conditions as c
+from . import integrations
 from .evidence import sentences
 from .models import Outcome, Rule, RuleMatch
 
@@ -297,7 +298,8 @@ def _next_steps(rule: Rule) -> str:
 def _notify(rule: Rule, match: RuleMatch, risk: RiskRecord | None) -> None:
     account = match.account
     people = [account.csm] + ([account.csm.manager] if account.csm.manager_id else [])
-    to = addresses(people)
+    # People on the weekly digest hear of it there (risks.digest), not now.
+    to = addresses(person for person in people if not person.weekly_digest)
     if not to:
         return
     body = render_to_string(
@@ -390,6 +392,7 @@ def _act(match: RuleMatch, user: User, now: Any) -> None:
         return _skip(match, "The account's risk records kept changing; not acted on.")
     if rule.notifies:
         _notify(rule, match, match.risk)
+    integrations.rule_matched(match)
     return None
 
 

@@ -15,6 +15,7 @@ from risks.models import RiskRecord, RootCause
 class Action(models.TextChoices):
     OPEN_RISK = "open_risk", "Open a tier-1 risk record"
     NOTIFY = "notify", "Email the CSM and their manager"
+    WEBHOOK = "webhook", "Send the rule.matched webhook event"
 
 
 class Rule(models.Model):
@@ -70,6 +71,10 @@ class Rule(models.Model):
     @property
     def notifies(self) -> bool:
         return Action.NOTIFY in (self.actions or [])
+
+    @property
+    def sends_webhook(self) -> bool:
+        return Action.WEBHOOK in (self.actions or [])
 
 
 class Outcome(models.TextChoices):

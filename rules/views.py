@@ -112,8 +112,8 @@ def rule_evaluate(request: HttpRequest) -> HttpResponse:
         )
         if result.matched:
             text += (
-                " Their actions (records opened, evidence noted, emails) are taken in the "
-                "background within a few moments."
+                " Their actions (records opened, evidence noted, emails, webhook events) are taken "
+                "in the background within a few moments."
             )
         messages.success(request, text)
     for problem in result.problems:

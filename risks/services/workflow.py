@@ -22,7 +22,7 @@ from core.exceptions import Conflict, InvalidInput, NotAllowed
 from core.money import InvalidMoney, format_money, parse_money
 from core.text import too_long
 
-from .. import notifications, rules, signals
+from .. import integrations, notifications, rules, signals
 from ..models import (
     CLOSED_STATUSES,
     TEXT_LIMITS,
@@ -365,6 +365,7 @@ def risk_open(
     )
     # The play for its cause starts with the record, in the same transaction.
     apply_playbook(risk=risk, user=user, now=now)
+    integrations.risk_opened(risk, origin=origin)
     return risk
 
 
@@ -515,6 +516,7 @@ def _approve(escalation: Escalation, risk: RiskRecord, *, user: User, note: str,
         text=note,
         self_approved=escalation.requested_by_id == user.pk,
     )
+    integrations.risk_escalated(escalation, risk)
 
 
 @transaction.atomic
@@ -553,6 +555,7 @@ def escalation_request(*, user: User, risk: RiskRecord | int, reason: str) -> Es
         _approve(escalation, risk, user=user, note="", now=now)
     else:
         notifications.escalation_requested(escalation)
+        integrations.escalation_requested(escalation, risk)
         if escalation.to_tier == Tier.REVIEW:  # "waiting for approval to tier 3"
             signals.review_relevant_change.send(sender=RiskRecord, risk=risk)
     return escalation
@@ -592,6 +595,7 @@ def escalation_approve(*, user: User, escalation: Escalation | int, note: str = 
         raise InvalidInput({"note": [too_long(TEXT_LIMITS["note"], len(note))]})
     _approve(escalation, risk, user=user, note=note, now=timezone.now())
     notifications.escalation_decided(escalation)
+    integrations.escalation_decided(escalation, risk)
     return escalation
 
 
@@ -610,6 +614,7 @@ def escalation_reject(*, user: User, escalation: Escalation | int, note: str) ->
         escalation, risk, TimelineKind.ESCALATION_REJECTED, user=user, now=now, text=note
     )
     notifications.escalation_decided(escalation)
+    integrations.escalation_decided(escalation, risk)
     if escalation.to_tier == Tier.REVIEW:  # no longer waiting for tier 3
         signals.review_relevant_change.send(sender=RiskRecord, risk=risk)
     return escalation
@@ -749,4 +754,5 @@ def risk_close(
             ),
         },
     )
+    integrations.risk_closed(risk)
     return risk

@@ -113,7 +113,9 @@ ACTIONS_SCHEMA = {
     "description": (
         "What a match does, once per episode: `open_risk` (open a tier-1 risk record "
         "with the rule's primary cause, or note the evidence on the account's open "
-        "record) and/or `notify` (email the account's CSM and their manager)."
+        "record), `notify` (email the account's CSM and their manager) and/or `webhook` "
+        "(send the rule.matched webhook event, e.g. to start a digital play for an "
+        "account nobody calls)."
     ),
 }
 
@@ -124,7 +126,8 @@ OUTCOME_SCHEMA = {
     "allOf": [{"type": "string", "enum": list(Outcome.values)}],
     "description": (
         "Blank while the match's actions are pending; then `opened` (it opened a risk "
-        "record), `noted` (noted on the account's open record), `notified` (emails only) "
+        "record), `noted` (noted on the account's open record), `notified` (no record: "
+        "emails or the webhook event only) "
         "or `skipped` (see `outcome_note`)."
     ),
 }

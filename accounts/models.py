@@ -112,6 +112,13 @@ class User(AbstractUser):
         blank=True,
         help_text="For reviewers: the function they represent in the weekly review.",
     )
+    weekly_digest = models.BooleanField(
+        "Weekly digest instead of per-event email",
+        default=False,
+        help_text="Monday 07:00 in the person's region: open records, tasks due and "
+        "accounts that turned red, instead of the daily overdue-task email and the "
+        "emails of matched risk rules.",
+    )
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

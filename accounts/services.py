@@ -130,3 +130,12 @@ def user_delete(*, user: User, person: User) -> None:
             f"{person} is referred to by accounts, team members or records, which keep "
             "their history: deactivate the person instead (is_active: false)."
         ) from None
+
+
+@transaction.atomic
+def user_set_weekly_digest(*, user: User, weekly_digest: bool) -> User:
+    """A person chooses, for themselves only, the weekly digest instead of the
+    per-event emails it covers (risks.digest says which)."""
+    user.weekly_digest = weekly_digest
+    user.save(update_fields=["weekly_digest"])
+    return user

@@ -1,12 +1,13 @@
 """Celery tasks of the risk workflow. Idempotent: a reminder is queued once per
-approver and day (the outbox's ``dedupe_key``)."""
+approver and day, a digest once per person and week (the outbox's
+``dedupe_key``)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import transaction
 
-from . import notifications
+from . import digest, notifications
 
 
 @shared_task(name="risks.tasks.send_escalation_reminders", soft_time_limit=240, time_limit=300)
@@ -21,3 +22,10 @@ def send_task_reminders() -> int:
     """Daily: one email per person listing their overdue tasks."""
     with transaction.atomic():
         return notifications.task_reminders()
+
+
+@shared_task(name="risks.tasks.send_weekly_digests", soft_time_limit=600, time_limit=660)
+def send_weekly_digests() -> int:
+    """Every 15 minutes: the weekly digest of whoever chose it and whose clock
+    shows Monday from 07:00 (one transaction per email)."""
+    return digest.send_weekly_digests()

@@ -40,6 +40,7 @@ CELLS = [
     ("account_list", "get", EVERYONE, 200),
     ("account_detail", "get", EVERYONE, 200),
     ("password_change", "get", EVERYONE, 200),
+    ("profile", "get", EVERYONE, 200),
     ("file_form", "get", FILERS, 200),
     ("file_submit", "post", WORKERS, 302),
     # Every manager has a queue (their own team's); CSMs and reviewers have none.
@@ -158,6 +159,7 @@ def _request(client, name: str, method: str, scene) -> object:
         "account_list": (reverse("customer_accounts:list"), {}),
         "account_detail": (reverse("customer_accounts:detail", args=[risk.account_id]), {}),
         "password_change": (reverse("password_change"), {}),
+        "profile": (reverse("profile"), {}),
         "file_form": (reverse("risks:file"), {}),
         "file_submit": (
             reverse("risks:file"),

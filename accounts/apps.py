@@ -12,11 +12,12 @@ class AccountsConfig(AppConfig):
 
         from core.imports import register
 
-        from .imports import renewal_importer
+        from .imports import account_importer, renewal_importer
         from .models import User
         from .signals import revoke_tokens_on_password_change
 
         register(renewal_importer)
+        register(account_importer)
 
         post_save.connect(
             revoke_tokens_on_password_change, sender=User, dispatch_uid="revoke-tokens"

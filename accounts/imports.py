@@ -9,7 +9,11 @@ the outcome and the ARR before and after. Sending a key (account, renewal
 date) again replaces that renewal. A churn the batch brings news of (its key
 not stored as a churn already) that is the account's newest renewal marks
 the account churned (``services.renewals_mark_churned``), in the merge's
-transaction."""
+transaction.
+
+Accounts themselves come in through ``AccountImporter`` (kind "accounts"),
+keyed on their external id: a file creates the accounts it names that do not
+exist yet and updates those that do, never their status."""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from core import dates
 from core.imports import Check, Column, Counts, Importer, Stage, sql_text
 
 from . import services
-from .models import RenewalOutcome
+from .models import ACCOUNT_OWNER_ROLES, Account, AccountStatus, RenewalOutcome, Role
 
 KIND = "renewals"
 
@@ -271,3 +275,261 @@ class RenewalImporter(Importer):
 
 
 renewal_importer = RenewalImporter()
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+ACCOUNTS_KIND = "accounts"
+
+# The model's field lengths: a longer cell is the row's error, not the insert's.
+EXTERNAL_ID_CHARS = Account._meta.get_field("external_id").max_length
+NAME_CHARS = Account._meta.get_field("name").max_length
+OWNER_ROLES = ", ".join(sql_text(role) for role in ACCOUNT_OWNER_ROLES)
+
+
+def _in_a_sentence(label: str) -> str:
+    # "Reviewer" → "reviewer", but "CS operations admin" keeps its capitals.
+    return label if label[1:2].isupper() else label[:1].lower() + label[1:]
+
+
+# The label of each role that may not own an account, for the CSM's message.
+OTHER_ROLE_LABELS = " ".join(
+    f"WHEN {sql_text(role.value)} THEN {sql_text(_in_a_sentence(str(role.label)))}"
+    for role in Role
+    if role not in ACCOUNT_OWNER_ROLES
+)
+
+
+class AccountImporter(Importer):
+    """Customer accounts keyed on their external id (the CRM's id): a row whose
+    external id no account has creates an account (active), one whose
+    external id an account has updates that account's name, region, segment,
+    CSM, ARR and renewal date. Every column is required: a row is the whole
+    account, as a CRM export gives it.
+
+    An import never changes an account's status: a churned account named by
+    a row keeps its churn (an admin reactivates it) while its fields are
+    updated, as the API and the admin allow. The rules the table's
+    constraints hold (ARR not negative, the lengths of the name and the
+    external id) are checked row by row first, so a file never fails on the
+    insert."""
+
+    kind = ACCOUNTS_KIND
+    title = "Accounts"
+    description = (
+        "Customer accounts from the CRM, matched on their external id: a row with a new "
+        "external id creates an account, a row with a known one updates that account's "
+        "name, region, segment, CSM, ARR and renewal date. An import never changes an "
+        "account's status: a churned account stays churned."
+    )
+    columns = (
+        Column(
+            "external_id",
+            "The account's id in the CRM, e.g. a Salesforce account id: it says which "
+            f"account the row is, exactly as written (case matters), at most {EXTERNAL_ID_CHARS} "
+            "characters, once per file.",
+        ),
+        Column("name", f"The account's name, at most {NAME_CHARS} characters."),
+        Column("region", "The region's code, e.g. EMEA (in any case)."),
+        Column(
+            "segment", "The segment's code or name, e.g. mid-market or Mid-Market (in any case)."
+        ),
+        Column(
+            "csm",
+            "The owner's username or email address (in any case): an active CSM or manager.",
+        ),
+        _money("arr", "The annual recurring revenue, e.g. 120000 or 55000.50: 0 or more."),
+        Column(
+            "renewal_date",
+            "The next renewal date, as YYYY-MM-DD.",
+            type="date",
+        ),
+    )
+    key = ("external_id",)
+    key_field = "external_id"
+    key_label = "external id"
+    file_source = "csv"
+    sample = (
+        "external_id,name,region,segment,csm,arr,renewal_date\n"
+        "CRM-0042,Acme GmbH,EMEA,enterprise,carl,120000,2026-09-30\n"
+        "CRM-0107,Globex Inc.,na,Mid-Market,maria@example.com,55000.50,2027-01-31\n"
+    )
+
+    def resolved_sql(self, table: str) -> str:
+        # Each row with the ids it names (NULL when it names nothing, or more
+        # than one thing) and how many things its cells match, for the
+        # messages. A code that matches exactly wins over one that matches in
+        # another case; a segment is matched by code or name. The people are
+        # looked up once per distinct csm cell, by username or email (a
+        # person whose two are the same counts once).
+        return f"""
+            SELECT s.*,
+                   NULLIF(s.c_external_id, '') AS external_id,
+                   x.id AS account_id,
+                   COALESCE(rx.id, CASE WHEN ri.matches = 1 THEN ri.id END) AS region_id,
+                   CASE WHEN rx.id IS NULL THEN ri.matches ELSE 1 END AS region_matches,
+                   COALESCE(gx.id, CASE WHEN gi.matches = 1 THEN gi.id END) AS segment_id,
+                   CASE WHEN gx.id IS NULL THEN gi.matches ELSE 1 END AS segment_matches,
+                   COALESCE(o.exact_id, CASE WHEN o.owners = 1 THEN o.owner_id END) AS csm_id,
+                   o.people AS csm_people, o.active AS csm_active, o.owners AS csm_owners,
+                   o.active_role AS csm_active_role,
+                   CAST(s.v_arr AS numeric) AS arr,
+                   s.v_renewal_date AS renewal_date
+            FROM {table} s
+            LEFT JOIN accounts_account x ON x.external_id = s.c_external_id
+            LEFT JOIN accounts_region rx ON rx.code = s.c_region
+            LEFT JOIN (
+                SELECT lower(code) AS code, count(*) AS matches, min(id) AS id
+                FROM accounts_region GROUP BY lower(code)
+            ) ri ON ri.code = lower(s.c_region)
+            LEFT JOIN accounts_segment gx ON gx.code = s.c_segment
+            LEFT JOIN (
+                SELECT named.label, count(DISTINCT named.id) AS matches, min(named.id) AS id
+                FROM (
+                    SELECT lower(code) AS label, id FROM accounts_segment
+                    UNION SELECT lower(name) AS label, id FROM accounts_segment
+                ) named
+                GROUP BY named.label
+            ) gi ON gi.label = lower(s.c_segment)
+            LEFT JOIN (
+                SELECT k.c_csm AS csm,
+                       count(*) AS people,
+                       sum(CASE WHEN u.is_active THEN 1 ELSE 0 END) AS active,
+                       sum(CASE WHEN u.is_active AND u.role IN ({OWNER_ROLES}) THEN 1 ELSE 0 END)
+                           AS owners,
+                       max(CASE WHEN u.is_active AND u.role IN ({OWNER_ROLES}) THEN u.id END)
+                           AS owner_id,
+                       max(CASE WHEN u.is_active AND u.role IN ({OWNER_ROLES})
+                                AND u.username = k.c_csm THEN u.id END) AS exact_id,
+                       min(CASE WHEN u.is_active THEN u.role END) AS active_role
+                FROM (SELECT DISTINCT c_csm FROM {table} WHERE c_csm <> '') k
+                JOIN (
+                    SELECT id, lower(username) AS handle FROM accounts_user
+                    UNION SELECT id, lower(email) AS handle FROM accounts_user WHERE email <> ''
+                ) h ON h.handle = lower(k.c_csm)
+                JOIN accounts_user u ON u.id = h.id
+                GROUP BY k.c_csm
+            ) o ON o.csm = s.c_csm
+        """
+
+    def checks(self) -> list[Check]:
+        owner = "an account's owner must be an active CSM or manager."
+        return [
+            Check(
+                "external_id",
+                f"length(r.c_external_id) > {EXTERNAL_ID_CHARS}",
+                f"'The external id has ' || length(r.c_external_id) || ' characters; "
+                f"at most {EXTERNAL_ID_CHARS} fit.'",
+            ),
+            Check(
+                "name",
+                f"length(r.c_name) > {NAME_CHARS}",
+                f"'The name has ' || length(r.c_name) || ' characters; at most {NAME_CHARS} fit.'",
+            ),
+            Check(
+                "region",
+                "r.c_region <> '' AND r.region_matches IS NULL",
+                "'No region has the code \"' || r.c_region || '\".'",
+            ),
+            Check(
+                "region",
+                "r.region_matches > 1",
+                "'\"' || r.c_region || '\" matches ' || r.region_matches || ' region codes in "
+                "different cases; write the code exactly.'",
+            ),
+            Check(
+                "segment",
+                "r.c_segment <> '' AND r.segment_matches IS NULL",
+                "'No segment has the code or name \"' || r.c_segment || '\".'",
+            ),
+            Check(
+                "segment",
+                "r.segment_matches > 1",
+                "'\"' || r.c_segment || '\" matches ' || r.segment_matches || ' segments by "
+                "code or name; write the code exactly.'",
+            ),
+            Check(
+                "csm",
+                "r.c_csm <> '' AND r.csm_people IS NULL",
+                "'No person has the username or email \"' || r.c_csm || '\".'",
+            ),
+            Check(
+                "csm",
+                "r.csm_active = 0",
+                "'\"' || r.c_csm || '\" is deactivated: " + owner.replace("'", "''") + "'",
+            ),
+            Check(
+                "csm",
+                "r.csm_active > 0 AND r.csm_owners = 0",
+                "'\"' || r.c_csm || '\" is a ' || "
+                f"CASE r.csm_active_role {OTHER_ROLE_LABELS} ELSE r.csm_active_role END || "
+                "': " + owner.replace("'", "''") + "'",
+            ),
+            Check(
+                "csm",
+                "r.csm_owners > 1 AND r.csm_id IS NULL",
+                "'\"' || r.c_csm || '\" names ' || r.csm_owners || ' active CSMs or managers "
+                "(an email address they share); give the username.'",
+            ),
+            Check("arr", "r.arr < 0", sql_text("The ARR cannot be negative.")),
+            Check(
+                "renewal_date",
+                "r.renewal_date < %(earliest)s OR r.renewal_date > %(latest)s",
+                sql_text(dates.OUT_OF_RANGE),
+            ),
+        ]
+
+    def params(self) -> dict[str, Any]:
+        adapt = connection.ops.adapt_datefield_value
+        return {"earliest": adapt(dates.EARLIEST), "latest": adapt(dates.LATEST)}
+
+    def lock(self, stage: Stage) -> None:
+        # The regions, segments and people the rows name are held FOR KEY
+        # SHARE until the merge commits: one deleted before is left out and
+        # the check that follows reports its rows; one deleted later waits
+        # (without this, the foreign keys would fail the whole import instead
+        # of naming the rows). SQLite serialises writers: nothing to lock.
+        if not stage.postgres:
+            return
+        # One pass over the stage, then each table's rows in id order.
+        locks = ", ".join(
+            f"(SELECT count(*) FROM (SELECT t.id FROM {table} t "
+            f"WHERE t.id IN (SELECT {column} FROM named) ORDER BY t.id FOR KEY SHARE OF t) x)"
+            for table, column in (
+                ("accounts_region", "region_id"),
+                ("accounts_segment", "segment_id"),
+                ("accounts_user", "csm_id"),
+            )
+        )
+        stage.values(
+            ", named AS MATERIALIZED (SELECT region_id, segment_id, csm_id FROM resolved) "
+            f"SELECT {locks}"
+        )
+
+    def merge(self, stage: Stage, *, source: str) -> Counts:
+        # Existing accounts first, in id order (the order the health scoring
+        # locks them in, so the two wait for each other instead of
+        # deadlocking), then the new ones by external id (so two imports of
+        # the same new ids wait too). The status is set on insert only.
+        return stage.upsert(
+            "accounts_account",
+            (
+                "external_id",
+                "name",
+                "region_id",
+                "segment_id",
+                "csm_id",
+                "arr",
+                "renewal_date",
+                "status",
+            ),
+            "SELECT external_id, c_name, region_id, segment_id, csm_id, arr, renewal_date, "
+            "%(active)s FROM resolved WHERE TRUE "
+            "ORDER BY CASE WHEN account_id IS NULL THEN 1 ELSE 0 END, account_id, external_id",
+            key=("external_id",),
+            update=("name", "region_id", "segment_id", "csm_id", "arr", "renewal_date"),
+            params={"active": AccountStatus.ACTIVE.value},
+        )
+
+
+account_importer = AccountImporter()

@@ -16,13 +16,14 @@ items, after a refused note), the three reports (and one with a filter error),
 the three learning reports on the demo's renewals (health calibration plain,
 filtered and with a filter error; program effectiveness; flag coverage),
 the import pages (admin: the list, the upload form with and without errors, a
-job with errors and a job ready to import, the renewals' upload form), the
-risk rules (the list, a rule, its backtest and a refused backtest, an account
-with a rule holding; admin: the editor empty, with errors, with a preview,
-with a refused preview and with a backtest, a saved rule's editor, and the
-list after "evaluate now"), the password change (with errors)
-and its done page, the sign-in page (with errors), the 403 page, the 404 page
-and the 500 page. Each page is checked with its ``<details>`` opened, so the
+job with errors and a job ready to import, the renewals' and the accounts'
+upload forms), the risk rules (the list, a rule, its backtest and a refused
+backtest, an account with a rule holding; admin: the editor empty, with
+errors, with a preview, with a refused preview and with a backtest, a saved
+rule's editor, and the list after "evaluate now"), the password change (with
+errors)
+and its done page, the profile, the sign-in page (with errors), the 403 page,
+the 404 page and the 500 page. Each page is checked with its ``<details>`` opened, so the
 folded forms are checked too; a few pages again at a 390 px wide viewport.
 
 Left out: the Django admin (``/admin/``) and Swagger UI (``/api/docs/``) are
@@ -322,6 +323,7 @@ def visits(role: str, p: dict[str, Any]) -> list[Visit]:
         Visit("password change", "/password/"),
         Visit("password change with errors", "/password/", status=200, then=submit_first_form),
         Visit("password changed", "/password/done/"),
+        Visit("profile", "/profile/", mobile=True),
         Visit("404", "/no-such-page/", status=404),
     ]
     if role in ("csm", "manager", "admin"):
@@ -356,6 +358,7 @@ def visits(role: str, p: dict[str, Any]) -> list[Visit]:
             Visit("import job with errors", f"/imports/observations/{p['job_invalid']}/"),
             Visit("import job, ready", f"/imports/observations/{p['job_ready']}/"),
             Visit("renewals upload", "/imports/renewals/"),
+            Visit("accounts upload", "/imports/accounts/"),
             Visit("new rule", "/rules/new/", mobile=True),
             Visit("new rule with errors", "/rules/new/", then=submit_first_form),
             Visit("new rule, preview", "/rules/new/", then=preview_rule("red")),

@@ -12,9 +12,13 @@ from django.http import HttpRequest
 from core.admin import ReadOnlyAdmin
 
 from . import services
+from .forms import AdminSignInForm
 from .models import Account, AccountStatus, Region, Renewal, Segment, User
 
 CS_FIELDS = ("role", "region", "manager", "department")
+
+# The admin's own sign-in page follows the rules of the main one.
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(Region)

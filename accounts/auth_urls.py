@@ -5,13 +5,18 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from . import oidc, views
 from .forms import ThrottledAuthenticationForm
 
 urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            authentication_form=ThrottledAuthenticationForm, redirect_authenticated_user=True
+            authentication_form=ThrottledAuthenticationForm,
+            redirect_authenticated_user=True,
+            # A function, called as the page renders: the button's label, or
+            # nothing while single sign-on is off.
+            extra_context={"sso_provider_name": oidc.sso_provider_name},
         ),
         name="login",
     ),
@@ -22,4 +27,5 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("profile/", views.profile, name="profile"),
 ]

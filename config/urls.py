@@ -31,6 +31,8 @@ urlpatterns = [
     # forbids inline scripts); its assets come from drf-spectacular-sidecar.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    # Single sign-on (OpenID Connect): its views answer 404 while it is off.
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("favicon.ico", favicon),
 ]
 

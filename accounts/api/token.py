@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import throttle
+from accounts.oidc import password_sign_in_allowed, password_sign_in_hint
 from core.authentication import AuditedTokenAuthentication as TokenAuthentication
 from core.schema import FIELD_ERRORS_SCHEMA, ErrorDetailSerializer, errors
 
@@ -45,7 +46,10 @@ class ObtainTokenView(APIView):
             200: TokenSerializer,
             400: OpenApiResponse(
                 response=FIELD_ERRORS_SCHEMA,
-                description="Missing fields, wrong credentials or an inactive account.",
+                description=(
+                    "Missing fields, wrong credentials or an inactive account; while "
+                    "single sign-on is on, also anyone but an administrator."
+                ),
                 examples=[
                     OpenApiExample(
                         "Wrong credentials",
@@ -76,13 +80,15 @@ class ObtainTokenView(APIView):
         user = authenticate(
             request._request, username=username, password=serializer.validated_data["password"]
         )
-        if user is None:
+        # While single sign-on is on only administrators get a token this way;
+        # anyone else is refused like a wrong password, so the answer never
+        # tells whether the password was right.
+        if user is None or not password_sign_in_allowed(user):
             locked = throttle.record_failure(username, ip)
             if locked is not None:
                 return self._locked(locked)
-            return Response(
-                {"non_field_errors": [INVALID_CREDENTIALS]}, status=status.HTTP_400_BAD_REQUEST
-            )
+            message = f"{INVALID_CREDENTIALS} {password_sign_in_hint()}".strip()
+            return Response({"non_field_errors": [message]}, status=status.HTTP_400_BAD_REQUEST)
         throttle.reset(username, ip)
         instance, token = AuthToken.objects.create(user=user)
         return Response(TokenSerializer({"token": token, "expiry": instance.expiry}).data)

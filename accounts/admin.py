@@ -16,6 +16,7 @@ from .forms import AdminSignInForm
 from .models import Account, AccountStatus, Region, Renewal, Segment, User
 
 CS_FIELDS = ("role", "region", "manager", "department")
+SSO_FIELDS = ("oidc_issuer", "oidc_subject")
 
 # The admin's own sign-in page follows the rules of the main one.
 admin.site.login_form = AdminSignInForm
@@ -39,7 +40,10 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         ("Customer success", {"fields": CS_FIELDS}),
+        ("Single sign-on", {"fields": SSO_FIELDS}),
     )
+    # Written by the first sign-in through the provider only.
+    readonly_fields = SSO_FIELDS
     add_fieldsets = (
         *BaseUserAdmin.add_fieldsets,
         ("Personal info", {"classes": ("wide",), "fields": ("first_name", "last_name", "email")}),
@@ -62,6 +66,20 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ("username", "first_name", "last_name", "email")
     # The choices are limited to users with the manager role (limit_choices_to).
     autocomplete_fields = ("manager",)
+    actions = ("unlink_sso",)
+
+    @admin.action(description="Unlink single sign-on identity", permissions=["change"])
+    def unlink_sso(self, request: HttpRequest, queryset: QuerySet) -> None:
+        people = list(queryset)
+        unlinked = services.users_unlink_sso(user=request.user, people=people)
+        for person in people:
+            self.log_change(request, person, "Unlinked the single sign-on identity.")
+        self.message_user(
+            request,
+            f"{unlinked} person(s) unlinked: their next single sign-on links them again "
+            "by their verified email address.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Account)

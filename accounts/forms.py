@@ -71,9 +71,10 @@ class ProfileForm(forms.Form):
         required=False,
         help_text=(
             "One email on Monday at 07:00 in your region's time zone: your open risk "
-            "records, your tasks that are overdue or due within a week, and the accounts "
-            "that turned red in the past week. It replaces the daily email of overdue "
-            "tasks and the emails of matched risk rules. Escalation requests and "
-            "decisions and weekly review invitations still come as they happen."
+            "records, your tasks that are overdue or due within a week, and, for the "
+            "past week, the accounts that turned red and the risk rules that matched. "
+            "It replaces the daily email of overdue tasks and the emails of matched "
+            "risk rules. Escalation requests and decisions and weekly review "
+            "invitations still come as they happen."
         ),
     )

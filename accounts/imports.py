@@ -484,21 +484,23 @@ class AccountImporter(Importer):
         return {"earliest": adapt(dates.EARLIEST), "latest": adapt(dates.LATEST)}
 
     def lock(self, stage: Stage) -> None:
-        # The regions, segments and people the rows name are held FOR KEY
-        # SHARE until the merge commits: one deleted before is left out and
+        # The regions, segments and people the rows name are held (FOR KEY
+        # SHARE, people FOR SHARE) until the merge commits: one deleted before is left out and
         # the check that follows reports its rows; one deleted later waits
         # (without this, the foreign keys would fail the whole import instead
         # of naming the rows). SQLite serialises writers: nothing to lock.
         if not stage.postgres:
             return
         # One pass over the stage, then each table's rows in id order.
+        # People FOR SHARE: being an active CSM or manager is checked, so a
+        # deactivation or a change of role waits for the import too.
         locks = ", ".join(
             f"(SELECT count(*) FROM (SELECT t.id FROM {table} t "
-            f"WHERE t.id IN (SELECT {column} FROM named) ORDER BY t.id FOR KEY SHARE OF t) x)"
-            for table, column in (
-                ("accounts_region", "region_id"),
-                ("accounts_segment", "segment_id"),
-                ("accounts_user", "csm_id"),
+            f"WHERE t.id IN (SELECT {column} FROM named) ORDER BY t.id FOR {mode} OF t) x)"
+            for table, column, mode in (
+                ("accounts_region", "region_id", "KEY SHARE"),
+                ("accounts_segment", "segment_id", "KEY SHARE"),
+                ("accounts_user", "csm_id", "SHARE"),
             )
         )
         stage.values(

@@ -119,6 +119,15 @@ class User(AbstractUser):
         "accounts that turned red, instead of the daily overdue-task email and the "
         "emails of matched risk rules.",
     )
+    # Who this person is at the single sign-on provider: its issuer and its
+    # subject (the sub claim), stored at their first sign-in through it (empty
+    # until then). Later sign-ins find them by these, never again by address.
+    oidc_issuer = models.CharField(
+        "single sign-on issuer", max_length=255, blank=True, default="", editable=False
+    )
+    oidc_subject = models.CharField(
+        "single sign-on subject", max_length=255, blank=True, default="", editable=False
+    )
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -129,6 +138,17 @@ class User(AbstractUser):
             ),
             models.CheckConstraint(
                 condition=~Q(manager=models.F("id")), name="user_not_own_manager"
+            ),
+            # One provider identity is one person.
+            models.UniqueConstraint(
+                fields=["oidc_issuer", "oidc_subject"],
+                condition=~Q(oidc_subject=""),
+                name="user_oidc_identity_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(oidc_issuer="", oidc_subject="")
+                | (~Q(oidc_issuer="") & ~Q(oidc_subject="")),
+                name="user_oidc_identity_complete",
             ),
         ]
 

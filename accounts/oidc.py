@@ -15,9 +15,16 @@ What this module adds to the library:
 - The ID token's signature, issuer, audience (our client id), expiry, issue
   time and nonce are all verified. The library checks only the signature, the
   expiry when the token has one, and the nonce.
-- People are matched by email address, case-insensitively, among active users:
-  exactly one must match. An address the provider says is not verified is
-  refused. A user is created (role CSM) only when ``OIDC_CREATE_USERS`` is on.
+- Every sign-in needs an email address the provider says is verified
+  (``email_verified``), the address and the claim read from the same claims:
+  the ID token's, or the userinfo answer's when the token carries no address.
+  ``OIDC_TRUST_UNVERIFIED_EMAIL`` accepts an address the provider says
+  nothing about (some never send the claim).
+- A person is the user linked to their identity at the provider (its issuer
+  and their subject), stored at their first sign-in; until then, the one
+  active user with the address, compared case-insensitively, who is not
+  linked to another identity. A user is created (role CSM) only when
+  ``OIDC_CREATE_USERS`` is on.
 - A refused sign-in goes back to the sign-in page with a message saying why,
   rather than an error page.
 - While single sign-on is on, only administrators sign in with a password
@@ -395,8 +402,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
 
     def get_or_create_user(self, access_token: str, id_token: str, payload: dict[str, Any]) -> User:
         userinfo = self.get_userinfo(access_token, id_token, payload)
-        # The userinfo endpoint's claims win; the ID token's fill the gaps.
-        return user_for_claims({**payload, **userinfo}, id_token_claims=payload)
+        return user_for_claims(id_token_claims=payload, userinfo=userinfo)
 
 
 def _key_fits(jwk: dict[str, Any], header: dict[str, Any]) -> bool:
@@ -407,16 +413,92 @@ def _key_fits(jwk: dict[str, Any], header: dict[str, Any]) -> bool:
     return "kid" not in header or jwk.get("kid") == header["kid"]
 
 
-def _says_false(value: Any) -> bool:
-    # Some providers send the claim as the string "false".
-    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
+def _says_true(value: Any) -> bool:
+    # Some providers send the claim as the string "true".
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def user_for_claims(claims: dict[str, Any], *, id_token_claims: dict[str, Any]) -> User:
-    """The active user whose email address is the one the provider vouched
-    for, compared case-insensitively; created as a CSM when none has it and
-    ``OIDC_CREATE_USERS`` is on. Raises SignInRefused with the reason."""
+def user_for_claims(*, id_token_claims: dict[str, Any], userinfo: dict[str, Any]) -> User:
+    """The user the provider vouched for, given the claims of the (verified)
+    ID token and of the userinfo answer about the same subject. Raises
+    SignInRefused with the reason.
+
+    Every sign-in needs an email address the provider says is verified
+    (:func:`verified_email`). A user linked to the provider's identity (issuer
+    and subject) is that person, whatever their address; nobody else may have
+    the address. Otherwise the one active user with the address, compared
+    case-insensitively, is linked to the identity and signed in, unless they
+    are linked to another identity already. When nobody has the address a CSM
+    is created, only if ``OIDC_CREATE_USERS`` is on."""
     name = settings.OIDC_PROVIDER_NAME
+    issuer, subject = id_token_claims["iss"], id_token_claims["sub"]
+    if not isinstance(subject, str) or not subject or len(subject) > 255 or len(issuer) > 255:
+        raise SignInRefused(
+            f"{name} identified you in a way Red Account cannot store. Tell an administrator."
+        )
+    email = verified_email(id_token_claims=id_token_claims, userinfo=userinfo)
+    linked = User.objects.filter(oidc_issuer=issuer, oidc_subject=subject).first()
+    with_address = list(User.objects.filter(email__iexact=email, is_active=True))
+
+    if linked is not None:
+        if not linked.is_active:
+            raise SignInRefused(
+                "Your Red Account user is deactivated. Ask an administrator if you need access."
+            )
+        if any(person.pk != linked.pk for person in with_address):
+            logger.warning(
+                "Single sign-on: %s %s is linked to user %s, but its address %s is another "
+                "active user's.",
+                issuer,
+                subject,
+                linked.pk,
+                email,
+            )
+            raise SignInRefused(
+                f"Your {name} account is linked to one Red Account user, and its email "
+                f"address {email} belongs to another, so single sign-on cannot tell which "
+                "one is you. Ask an administrator to fix this."
+            )
+        return linked
+
+    if len(with_address) > 1:
+        raise SignInRefused(
+            f"Several Red Account users have the email address {email}, so single sign-on "
+            "cannot tell which one is you. Ask an administrator to fix this."
+        )
+    if len(with_address) == 1:
+        return user_link_to_sso(user=with_address[0], issuer=issuer, subject=subject, email=email)
+    if User.objects.filter(email__iexact=email).exists():
+        # Never create a second user for someone whose user was deactivated.
+        raise SignInRefused(
+            f"The Red Account user with the email address {email} is deactivated. "
+            "Ask an administrator if you need access."
+        )
+    if not settings.OIDC_CREATE_USERS:
+        raise SignInRefused(
+            f"No Red Account user has the email address {email}. Ask an administrator to add you."
+        )
+    names = {**id_token_claims, **userinfo}
+    return user_create_from_sso(
+        email=email,
+        first_name=_text_claim(names, "given_name"),
+        last_name=_text_claim(names, "family_name"),
+        issuer=issuer,
+        subject=subject,
+    )
+
+
+def verified_email(*, id_token_claims: dict[str, Any], userinfo: dict[str, Any]) -> str:
+    """The person's email address, once the provider said it is verified.
+
+    The address and ``email_verified`` are read together from one set of
+    claims, never one from each: the ID token's when it carries an address
+    (it is signed, and we verified it), otherwise the userinfo answer's.
+    ``email_verified`` must be true (or the string "true"). When the claim is
+    missing the address is accepted only with ``OIDC_TRUST_UNVERIFIED_EMAIL``
+    on; any other value is refused. Raises SignInRefused."""
+    name = settings.OIDC_PROVIDER_NAME
+    claims = id_token_claims if _text_claim(id_token_claims, "email") else userinfo
     email = claims.get("email")
     if not isinstance(email, str) or not email.strip():
         raise SignInRefused(
@@ -428,37 +510,21 @@ def user_for_claims(claims: dict[str, Any], *, id_token_claims: dict[str, Any]) 
         validate_email(email)
     except ValidationError:
         raise SignInRefused(f"{name} sent {email!r}, which is not an email address.") from None
-    if _says_false(claims.get("email_verified")) or _says_false(
-        id_token_claims.get("email_verified")
-    ):
+    verified = claims.get("email_verified")
+    if verified is None:
+        if settings.OIDC_TRUST_UNVERIFIED_EMAIL:
+            return email
+        raise SignInRefused(
+            f"{name} did not say whether your email address {email} is verified, so Red "
+            "Account cannot rely on it. Ask an administrator to check the single sign-on "
+            "settings."
+        )
+    if not _says_true(verified):
         raise SignInRefused(
             f"{name} has not verified your email address {email}. Verify it there, "
             "then sign in again."
         )
-    people = list(User.objects.filter(email__iexact=email))
-    active = [person for person in people if person.is_active]
-    if len(active) == 1:
-        return active[0]
-    if len(active) > 1:
-        raise SignInRefused(
-            f"Several Red Account users have the email address {email}, so single sign-on "
-            "cannot tell which one is you. Ask an administrator to fix this."
-        )
-    if people:
-        # Never create a second user for someone whose user was deactivated.
-        raise SignInRefused(
-            f"The Red Account user with the email address {email} is deactivated. "
-            "Ask an administrator if you need access."
-        )
-    if not settings.OIDC_CREATE_USERS:
-        raise SignInRefused(
-            f"No Red Account user has the email address {email}. Ask an administrator to add you."
-        )
-    return user_create_from_sso(
-        email=email,
-        first_name=_text_claim(claims, "given_name"),
-        last_name=_text_claim(claims, "family_name"),
-    )
+    return email
 
 
 def _text_claim(claims: dict[str, Any], name: str) -> str:
@@ -466,13 +532,67 @@ def _text_claim(claims: dict[str, Any], name: str) -> str:
     return value.strip()[:150] if isinstance(value, str) else ""
 
 
-def user_create_from_sso(*, email: str, first_name: str, last_name: str) -> User:
-    """A new CSM for someone the provider vouched for, with no usable password
-    (they sign in through the provider) and a username made from the address.
+def user_link_to_sso(*, user: User, issuer: str, subject: str, email: str) -> User:
+    """Links ``user`` to the provider's identity (issuer and subject) at their
+    first sign-in through it, so that later sign-ins find them by it. Refused
+    when they are linked to another identity already, or when this identity
+    is another user's (two first sign-ins at the same moment: the unique
+    constraint lets one win). Raises SignInRefused."""
+    name = settings.OIDC_PROVIDER_NAME
+    try:
+        with transaction.atomic():
+            updated = User.objects.filter(pk=user.pk, is_active=True, oidc_subject="").update(
+                oidc_issuer=issuer, oidc_subject=subject
+            )
+    except IntegrityError:
+        logger.warning(
+            "Single sign-on: %s %s could not be linked to user %s: another user has it.",
+            issuer,
+            subject,
+            user.pk,
+        )
+        raise SignInRefused(
+            f"Your {name} account is linked to another Red Account user. "
+            "Ask an administrator to fix this."
+        ) from None
+    if updated:
+        user.oidc_issuer, user.oidc_subject = issuer, subject
+        logger.info("Single sign-on linked user %s to %s %s.", user.pk, issuer, subject)
+        return user
+    # Linked already, or deactivated: read what another request may just have written.
+    user.refresh_from_db(fields=["is_active", "oidc_issuer", "oidc_subject"])
+    if not user.is_active:
+        raise SignInRefused(
+            f"The Red Account user with the email address {email} is deactivated. "
+            "Ask an administrator if you need access."
+        )
+    if (user.oidc_issuer, user.oidc_subject) == (issuer, subject):
+        return user
+    logger.warning(
+        "Single sign-on: user %s (%s) is linked to %s %s, not to %s %s.",
+        user.pk,
+        email,
+        user.oidc_issuer,
+        user.oidc_subject,
+        issuer,
+        subject,
+    )
+    raise SignInRefused(
+        f"The Red Account user with the email address {email} is linked to another "
+        f"{name} account. Sign in with that one, or ask an administrator to check."
+    )
 
-    Two first sign-ins of the same new person at the same moment could both
-    create a user; the next sign-in then finds two and is refused, which an
-    administrator resolves. Nothing is ever given to the wrong person."""
+
+def user_create_from_sso(
+    *, email: str, first_name: str, last_name: str, issuer: str, subject: str
+) -> User:
+    """A new CSM for someone the provider vouched for, linked to their identity
+    there, with no usable password (they sign in through the provider) and a
+    username made from the address.
+
+    Two first sign-ins of the same new person at the same moment cannot both
+    create a user: the identity is unique, so the second is refused and the
+    person's next sign-in finds the user the first created."""
     try:
         with transaction.atomic():
             user = User(
@@ -481,6 +601,8 @@ def user_create_from_sso(*, email: str, first_name: str, last_name: str) -> User
                 first_name=first_name,
                 last_name=last_name,
                 role=Role.CSM,
+                oidc_issuer=issuer,
+                oidc_subject=subject,
             )
             user.set_unusable_password()
             user.full_clean()

@@ -139,3 +139,17 @@ def user_set_weekly_digest(*, user: User, weekly_digest: bool) -> User:
     user.weekly_digest = weekly_digest
     user.save(update_fields=["weekly_digest"])
     return user
+
+
+@transaction.atomic
+def users_unlink_sso(*, user: User, people: Sequence[User]) -> int:
+    """Forget the identity at the identity provider each person is linked to
+    (e.g. after moving to another provider): their next single sign-on links
+    them again by their verified email address. Returns how many were linked."""
+    if not user.is_cs_admin:
+        raise NotAllowed("Only CS operations admins can unlink single sign-on identities.")
+    return (
+        User.objects.filter(pk__in=[person.pk for person in people])
+        .exclude(oidc_subject="")
+        .update(oidc_issuer="", oidc_subject="")
+    )

@@ -316,7 +316,7 @@ def main() -> int:
     emit("dataset_open_risks", sizes.open)
     emit("dataset_regions", sizes.regions)
 
-    from bench import health, learning, rules
+    from bench import health, learning, outbox, rules
 
     health_day = time_now_date()
     start = time.perf_counter()
@@ -348,6 +348,7 @@ def main() -> int:
             f"/api/v1/risks/?page_size=50&region={region}&primary_cause={cause}",
             load_seconds,
         ),
+        lambda: outbox.measure_outbox(user, env_int("BENCH_OUTBOX_MESSAGES", 5_000)),
         # Last: scoring and imports rewrite hundreds of thousands of rows, and
         # the dead rows they leave until autovacuum runs would slow the
         # figures above.
@@ -380,6 +381,8 @@ def main() -> int:
     for figure in ("calibration_queries", "backtest_queries"):
         if figures[f"{figure}_10k"] != figures[f"{figure}_100k"]:
             missed.append(f"{figure}_10k != {figure}_100k")
+    if figures["outbox_sent_once"] is not True:
+        missed.append("outbox_sent_once is not True")
     if figures["list_risks_errors"] != 0:
         missed.append("list_risks_errors is not 0")
     emit("targets_missed", "; ".join(missed) if missed else "none")

@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -155,22 +156,32 @@ class WebhookEndpointAdmin(ServiceFormAdmin):
         url = reverse("admin:notifications_webhookdelivery_changelist")
         return format_html('<a href="{}?endpoint__id__exact={}">Deliveries</a>', url, endpoint.pk)
 
-    def response_add(self, request: HttpRequest, obj: WebhookEndpoint, *args: Any) -> HttpResponse:
-        secret = getattr(self, "_new_secret", "")
-        if secret:
-            self._show_secret(request, secret)
-        return super().response_add(request, obj, *args)
-
     def save_form(self, request: HttpRequest, form: WebhookEndpointForm, change: bool) -> Any:
-        self._new_secret = form.secret
+        # Kept on this request only (the admin object is shared by all).
+        request.new_webhook_secret = form.secret  # type: ignore[attr-defined]
         return super().save_form(request, form, change)
 
-    @staticmethod
-    def _show_secret(request: HttpRequest, secret: str) -> None:
-        messages.warning(
-            request,
-            f"Signing secret: {secret} — copy it into the receiver now: it is not shown again.",
-        )
+    def response_add(self, request: HttpRequest, obj: WebhookEndpoint, *args: Any) -> HttpResponse:
+        secret = getattr(request, "new_webhook_secret", "")
+        if secret:
+            return self._secret_page(request, obj, secret, created=True)
+        return super().response_add(request, obj, *args)
+
+    def _secret_page(
+        self, request: HttpRequest, endpoint: WebhookEndpoint, secret: str, *, created: bool
+    ) -> HttpResponse:
+        """The signing secret, shown on this page once: it is in no message,
+        cookie or log, and only its last characters are shown again."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": endpoint,
+            "secret": secret,
+            "created": created,
+            "title": "Signing secret",
+            "change_url": reverse("admin:notifications_webhookendpoint_change", args=[endpoint.pk]),
+        }
+        return TemplateResponse(request, "admin/notifications/webhookendpoint/secret.html", context)
 
     def get_urls(self) -> list:
         own = [
@@ -219,9 +230,8 @@ class WebhookEndpointAdmin(ServiceFormAdmin):
             secret = services.endpoint_rotate_secret(user=request.user, endpoint=endpoint)
         except DomainError as error:
             messages.error(request, error.message)
-        else:
-            self._show_secret(request, secret)
-        return self._back(pk)
+            return self._back(pk)
+        return self._secret_page(request, endpoint, secret, created=False)
 
 
 class SlackWebhookForm(forms.ModelForm):

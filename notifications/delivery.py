@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import logging
 import random
+import time
 from collections.abc import Callable
 from email.mime.text import MIMEText
 from enum import Enum
@@ -60,6 +61,9 @@ SLACK_RATE_LIMIT_WAIT = dt.timedelta(seconds=30)
 # A retry due within this long is scheduled as a task; later ones are left to
 # the sweep (a broker holding tasks for hours is fragile).
 SCHEDULE_RETRY_WITHIN = dt.timedelta(minutes=5)
+# One drain task sends for this long at most, then hands over to a new one
+# (the task's soft time limit is 240 s; one attempt takes at most about 45 s).
+DRAIN_BUDGET_SECONDS = 120
 
 
 def retry_delay(failures: int, rand: Callable[[], float] | None = None) -> dt.timedelta:
@@ -186,10 +190,6 @@ def disable_endpoint(endpoint: WebhookEndpoint, now: dt.datetime, reason: str) -
     )
 
 
-def _failing_too_long(endpoint: WebhookEndpoint, now: dt.datetime) -> bool:
-    return endpoint.failing_since is not None and now - endpoint.failing_since >= DISABLE_AFTER
-
-
 def _send_next(
     channel: str, destination_id: int, now: dt.datetime
 ) -> tuple[Outcome, dt.datetime | None]:
@@ -197,7 +197,11 @@ def _send_next(
     model = SlackWebhook if channel == Channel.SLACK else WebhookEndpoint
     with transaction.atomic():
         destination = (
-            model.objects.select_for_update(skip_locked=True).filter(pk=destination_id).first()
+            # no_key: the lock keeps other senders off without holding up the
+            # transactions that write new messages for this destination.
+            model.objects.select_for_update(skip_locked=True, no_key=True)
+            .filter(pk=destination_id)
+            .first()
         )
         if destination is None:
             return Outcome.BUSY, None
@@ -242,19 +246,23 @@ def _send_next(
         else:
             wait = retry_delay(row.attempts)
         outcome: tuple[Outcome, dt.datetime | None]
-        if now + wait > row.created_at + RETRY_FOR:
+        deadline = row.created_at + RETRY_FOR
+        if now >= deadline:
             row.status = MessageStatus.FAILED
             row.last_error = f"{answer.error} — gave up after {row.attempts} attempts."[:2000]
             outcome = Outcome.GAVE_UP, None
         else:
-            row.next_attempt_at = now + wait
+            # The last try is 24 hours after the message was written.
+            row.next_attempt_at = min(now + wait, deadline)
             outcome = Outcome.FAILED, row.next_attempt_at
         row.save(update_fields=fields)
         if channel == Channel.WEBHOOK:
             if destination.failing_since is None:
                 destination.failing_since = now
                 destination.save(update_fields=["failing_since"])
-            elif _failing_too_long(destination, now):
+            elif now - destination.failing_since >= DISABLE_AFTER:
+                # This attempt failed, and so did every one in the three days
+                # before it: the receiver is gone, not having a bad hour.
                 disable_endpoint(destination, now, "every attempt failed for three days.")
                 return Outcome.GAVE_UP, None
         return outcome
@@ -277,12 +285,18 @@ def drain(
     message failed and its next try is due soon, ``schedule`` is called with
     how long to wait."""
     sent = 0
+    started = time.monotonic()
     while True:
         outcome, next_at = _send_next(channel, destination_id, now())
         if outcome is Outcome.SENT:
             sent += 1
         elif outcome is not Outcome.GAVE_UP:
             break
+        if time.monotonic() - started > DRAIN_BUDGET_SECONDS:
+            # Leave the rest to a fresh task, well within the time limit.
+            if schedule is not None:
+                schedule(dt.timedelta(0))
+            return sent
     # Only the sender that saw the failure schedules the retry (a caller that
     # found the message waiting leaves it to that one, or to the sweep).
     if outcome is Outcome.FAILED and next_at is not None and schedule is not None:
@@ -331,28 +345,8 @@ def due_destinations(*, now: dt.datetime | None = None) -> list[tuple[str, int]]
             status=MessageStatus.PENDING,
             next_attempt_at__lte=now,
         )
+        .order_by()
         .values_list("channel", "slack_id", "endpoint_id")
         .distinct()
     )
     return sorted({(channel, slack_id or endpoint_id) for channel, slack_id, endpoint_id in rows})
-
-
-def disable_failing_endpoints(*, now: dt.datetime | None = None) -> int:
-    """Switch off active endpoints whose attempts have all failed for three
-    days, even when nothing new was sent to them. Returns how many."""
-    now = now or timezone.now()
-    disabled = 0
-    candidates = WebhookEndpoint.objects.filter(
-        active=True, failing_since__lte=now - DISABLE_AFTER
-    ).values_list("pk", flat=True)
-    for endpoint_id in list(candidates):
-        with transaction.atomic():
-            endpoint = (
-                WebhookEndpoint.objects.select_for_update(skip_locked=True)
-                .filter(pk=endpoint_id, active=True)
-                .first()
-            )
-            if endpoint is not None and _failing_too_long(endpoint, now):
-                disable_endpoint(endpoint, now, "every attempt failed for three days.")
-                disabled += 1
-    return disabled

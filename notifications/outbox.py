@@ -147,7 +147,9 @@ def queue_event(
             if event_type in endpoint.events
         ]
     payload = event_payload(event_type, data, occurred_at or timezone.now())
-    event_id = uuid.uuid5(uuid.NAMESPACE_URL, f"red-account:{key}")
+    # Random, not derived from the key: ids stay unique across installations
+    # and after a database is restored (receivers drop repeats by id).
+    event_id = uuid.uuid4()
     written = []
     for endpoint in endpoints:
         row, created = OutboundMessage.objects.get_or_create(

@@ -49,10 +49,9 @@ def drain(channel: str, destination_id: int) -> int:
 @shared_task(name="notifications.tasks.send_pending", soft_time_limit=240, time_limit=300)
 def send_pending() -> int:
     """The sweep (every minute): sends the emails that could not be enqueued
-    (e.g. while Redis was down) or whose sending failed, hands every Slack
+    (e.g. while Redis was down) or whose sending failed, and hands every Slack
     webhook and endpoint with a message due to a worker (retries later than a
-    few minutes are only ever started here), and switches off endpoints that
-    have failed for three days. Returns how many emails it sent."""
+    few minutes are only ever started here). Returns how many emails it sent."""
     sent = delivery.send_pending()
     if sent:
         logger.info("Sent %s pending outbound email(s).", sent)
@@ -61,7 +60,6 @@ def send_pending() -> int:
             drain.delay(channel, destination_id)
         except Exception:
             logger.warning("Could not enqueue %s %s.", channel, destination_id, exc_info=True)
-    delivery.disable_failing_endpoints()
     return sent
 
 

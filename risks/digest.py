@@ -1,6 +1,6 @@
 """The weekly digest: one email per person who chose it in their profile
 (``User.weekly_digest``), on Monday from 07:00 in their region's time zone,
-with three sections in the person's scope:
+with these sections in the person's scope:
 
 - open risk records: a CSM's on the accounts they own, a manager's on their
   own and their team's accounts, a reviewer's at tier 3 in their region (every
@@ -12,12 +12,16 @@ with three sections in the person's scope:
   Monday to Sunday): an active account in scope with a red health score in
   that week whose previous score was not red, or that was its first. The
   scope is a CSM's own accounts, a manager's team's, a reviewer's region's
-  and, for an admin, every account.
+  and, for an admin, every account;
+- the sections that apps above this one add (``register_digest_section``),
+  over the same active accounts in scope and the same week: the risk rules
+  that matched, for one (the rules app adds it).
 
 Nothing in any section: no email. People on the digest get neither the daily
 email of overdue tasks (``notifications.task_reminders``) nor the email of a
-matched risk rule; escalations and review invitations still reach them, as
-they ask for a decision or carry an invitation.
+matched risk rule (its match is in the digest instead); escalations and
+review invitations still reach them, as they ask for a decision or carry an
+invitation.
 
 Each section is one query (two when it is longer than the email shows), the
 same for every number of accounts."""
@@ -28,7 +32,7 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -52,7 +56,8 @@ SEND_WEEKDAY = 0
 SEND_AT = dt.time(7, 0)
 # Tasks due up to this many days after the Monday are listed.
 TASKS_AHEAD_DAYS = 7
-# The red accounts of this many days before the Monday.
+# The week a digest looks back on (the accounts that turned red, the added
+# sections): this many days before the Monday.
 RED_WINDOW_DAYS = 7
 # An email lists at most this many rows per section; the pages have them all.
 SECTION_LIMIT = 50
@@ -71,6 +76,98 @@ class Section:
         return self.total - len(self.rows)
 
 
+# --- the sections that apps above this one add ---
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row of an added section: its text and the links under it."""
+
+    text: str
+    links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AddedSection:
+    """A section an app above this one adds: its heading, its first rows (at
+    most ``SECTION_LIMIT``), how many there are in all, the page that has
+    them all, and how the subject counts them (``"2 rule matches"``)."""
+
+    title: str
+    rows: list[Line]
+    total: int
+    url: str
+    summary: str
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
+
+
+@dataclass(frozen=True)
+class DigestWindow:
+    """The week a digest looks back on: the seven days before the day it is
+    composed on, on the person's clock (``start`` inclusive, ``end``
+    exclusive: midnight at either end, in ``zone``)."""
+
+    first_day: dt.date
+    last_day: dt.date
+    zone: zoneinfo.ZoneInfo
+
+    @property
+    def start(self) -> dt.datetime:
+        return dt.datetime.combine(self.first_day, dt.time.min, tzinfo=self.zone)
+
+    @property
+    def end(self) -> dt.datetime:
+        return dt.datetime.combine(
+            self.last_day + dt.timedelta(days=1), dt.time.min, tzinfo=self.zone
+        )
+
+
+@dataclass(frozen=True)
+class DigestScope:
+    """Whose digest it is, and which accounts it speaks of."""
+
+    person: User
+
+    def accounts(self, prefix: str = "") -> Q:
+        """The active accounts in the person's scope (the accounts of the
+        section of accounts that turned red), as a filter on the account at
+        ``prefix`` (e.g. ``"account__"`` on a row that belongs to an account)."""
+        return _account_scope(self.person, prefix) & Q(**{f"{prefix}status": AccountStatus.ACTIVE})
+
+    @property
+    def where(self) -> str:
+        """The scope in words, to follow a heading: ``"on your accounts"``,
+        ``"on your team's accounts"``, ``"in EMEA"``; empty for an admin."""
+        return _where(self.person)
+
+
+SectionProvider = Callable[[DigestScope, DigestWindow], AddedSection]
+_added_sections: list[SectionProvider] = []
+
+
+def register_digest_section(provider: SectionProvider) -> None:
+    """Called by an app above this one, from its AppConfig.ready: every
+    digest gets the section ``provider`` makes of the person's scope and the
+    week, after the sections of this app. It reads in a fixed number of
+    queries whatever the number of accounts (``first_rows`` helps)."""
+    if provider not in _added_sections:
+        _added_sections.append(provider)
+
+
+Described = TypeVar("Described")
+
+
+def first_rows(rows: QuerySet, describe: Callable[[Any], Described]) -> tuple[list[Described], int]:
+    """The first ``SECTION_LIMIT`` of ``rows``, each described, and how many
+    there are in all: one query, two when there are more than that."""
+    found = list(rows[: SECTION_LIMIT + 1])
+    total = len(found) if len(found) <= SECTION_LIMIT else rows.count()
+    return [describe(row) for row in found[:SECTION_LIMIT]], total
+
+
 @dataclass(frozen=True)
 class Digest:
     person: User
@@ -78,10 +175,16 @@ class Digest:
     risks: Section
     tasks: Section
     red_accounts: Section
+    added: tuple[AddedSection, ...] = ()
 
     @property
     def is_empty(self) -> bool:
-        return not (self.risks.total or self.tasks.total or self.red_accounts.total)
+        return not (
+            self.risks.total
+            or self.tasks.total
+            or self.red_accounts.total
+            or any(section.total for section in self.added)
+        )
 
 
 def person_zone(person: User) -> zoneinfo.ZoneInfo:
@@ -126,14 +229,26 @@ def _risk_scope(person: User) -> Q:
     return Q(account__csm=person)
 
 
-def _account_scope(person: User) -> Q:
+def _account_scope(person: User, prefix: str = "") -> Q:
     if person.is_cs_admin:
         return Q()
     if person.is_manager:
-        return selectors.team_scope(person, prefix="")
+        return selectors.team_scope(person, prefix=prefix)
     if person.is_reviewer:
-        return Q(region_id=person.region_id) if person.region_id is not None else Q()
-    return Q(csm=person)
+        if person.region_id is None:
+            return Q()
+        return Q(**{f"{prefix}region_id": person.region_id})
+    return Q(**{f"{prefix}csm": person})
+
+
+def _where(person: User) -> str:
+    if person.is_cs_admin:
+        return ""
+    if person.is_manager:
+        return "on your team's accounts"
+    if person.is_reviewer:
+        return f"in {person.region.code}" if person.region_id is not None else "in every region"
+    return "on your accounts"
 
 
 def _task_scope(person: User) -> Q:
@@ -148,13 +263,12 @@ def _task_scope(person: User) -> Q:
     return mine
 
 
-# --- the three sections ---
+# --- the sections of this app ---
 
 
 def _section(rows: QuerySet, describe: Callable[[Any], dict[str, Any]]) -> Section:
-    found = list(rows[: SECTION_LIMIT + 1])
-    total = len(found) if len(found) <= SECTION_LIMIT else rows.count()
-    return Section(rows=[describe(row) for row in found[:SECTION_LIMIT]], total=total)
+    described, total = first_rows(rows, describe)
+    return Section(rows=described, total=total)
 
 
 def open_risks(person: User) -> QuerySet[RiskRecord]:
@@ -202,11 +316,7 @@ def accounts_turned_red(person: User, today: dt.date) -> QuerySet[Account]:
     turns = red_turns(first_day, last_day)
     first_turn = turns.filter(account=OuterRef("pk")).order_by("as_of")
     return (
-        Account.objects.filter(
-            _account_scope(person),
-            status=AccountStatus.ACTIVE,
-            pk__in=turns.values("account_id"),
-        )
+        Account.objects.filter(DigestScope(person).accounts(), pk__in=turns.values("account_id"))
         .annotate(
             turned_red_on=Subquery(first_turn.values("as_of")[:1]),
             turned_red_score=Subquery(first_turn.values("score")[:1]),
@@ -217,8 +327,15 @@ def accounts_turned_red(person: User, today: dt.date) -> QuerySet[Account]:
 
 
 def compose(person: User, now: dt.datetime) -> Digest:
-    """The digest of the person at ``now`` (their region's date is its day)."""
-    today = now.astimezone(person_zone(person)).date()
+    """The digest of the person at ``now`` (their region's date is its day),
+    with the sections of the apps above this one last."""
+    zone = person_zone(person)
+    today = now.astimezone(zone).date()
+    window = DigestWindow(
+        first_day=today - dt.timedelta(days=RED_WINDOW_DAYS),
+        last_day=today - dt.timedelta(days=1),
+        zone=zone,
+    )
 
     def risk_row(risk: RiskRecord) -> dict[str, Any]:
         return {"risk": risk, "url": risk_url(risk.pk)}
@@ -244,6 +361,7 @@ def compose(person: User, now: dt.datetime) -> Digest:
         risks=_section(open_risks(person), risk_row),
         tasks=_section(due_tasks(person, today), task_row),
         red_accounts=_section(accounts_turned_red(person, today), account_row),
+        added=tuple(provider(DigestScope(person), window) for provider in _added_sections),
     )
 
 
@@ -286,6 +404,7 @@ def render(digest: Digest) -> tuple[str, str]:
         f"Your weekly digest: {_count(digest.risks.total, 'open record')}, "
         f"{_count(digest.tasks.total, 'task')} due, "
         f"{_count(digest.red_accounts.total, 'account')} turned red"
+        + "".join(f", {section.summary}" for section in digest.added)
     )
     body = render_to_string(
         "email/weekly_digest.txt",

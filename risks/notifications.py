@@ -7,8 +7,10 @@ that causes it."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -21,6 +23,8 @@ from notifications.outbox import absolute_url, addresses, queue_email
 
 from . import integrations
 from .models import Escalation, EscalationStatus, RiskStatus, Task
+
+logger = logging.getLogger(__name__)
 
 
 class Kind:
@@ -190,7 +194,12 @@ def task_reminders(*, now: dt.datetime | None = None) -> int:
     already queued). Two queries and one per email. The same run sends the
     task.overdue webhook event of each overdue task (``integrations``)."""
     now = now or timezone.now()
-    integrations.tasks_overdue(now=now)
+    try:
+        # In a savepoint: a failure of the events must not stop the emails.
+        with transaction.atomic():
+            integrations.tasks_overdue(now=now)
+    except Exception:
+        logger.exception("The task.overdue webhook events failed; the emails go on.")
     day = now.astimezone(dt.UTC).date()
     # Every region's date is within a day of UTC's: a cheap SQL pre-filter
     # before the exact local date of each task's region.

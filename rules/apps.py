@@ -23,6 +23,14 @@ class RulesConfig(AppConfig):
 
         register_account_panel(account_rules_panel)
 
+        # The weekly digest (a risks feature) lists the week's matches: its
+        # readers get no email when a rule matches.
+        from risks.digest import register_digest_section
+
+        from .digest import matches_for_digest
+
+        register_digest_section(matches_for_digest)
+
         # Every scoring run is followed by an evaluation of the active rules.
         from health.signals import scores_computed
 

@@ -116,6 +116,8 @@ class RuleMatch(models.Model):
         indexes = [
             models.Index(fields=["rule", "matched_at"], name="rulematch_rule_time_idx"),
             models.Index(fields=["account", "matched_at"], name="rulematch_account_time_idx"),
+            # The weekly digest's matches of a week.
+            models.Index(fields=["acted_at"], name="rulematch_acted_idx"),
             # The actions' queue: matches not acted on yet.
             models.Index(
                 fields=["id"], condition=Q(acted_at__isnull=True), name="rulematch_to_act_idx"

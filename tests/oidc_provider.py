@@ -9,20 +9,24 @@ It serves the discovery document, the authorization endpoint (signs in
 (checks the client's id and secret, the code, the redirect URI and the PKCE
 verifier; answers an RS256 ID token carrying the nonce), userinfo and the key
 set. Knobs (reset by :meth:`OpenIDProvider.reset`) make it misbehave: another
-audience, issuer, nonce or lifetime in the ID token, a token signed with a key
-it does not publish, another subject in userinfo, a refusal.
+audience, issuer, nonce or lifetime in the ID token, any claim of the ID token
+or of userinfo changed or left out (:data:`OMIT`), a token signed with a key it
+does not publish, with no signature (alg none) or with HS256 keyed with its
+public key, a refusal. It records its answers to the token endpoint.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import html
 import json
 import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -35,6 +39,12 @@ from joserfc.jwk import RSAKey
 WELL_KNOWN_PATH = "/.well-known/openid-configuration"
 CLIENT_ID = "red-account-tests"
 CLIENT_SECRET = "a-client-secret-for-the-tests"
+# A value in ``id_token_changes`` or ``userinfo_changes``: leave the claim out.
+OMIT = object()
+# How the ID token may be signed (``id_token_signing``).
+SIGNED = "RS256"  # with the published key, as it should be
+UNSIGNED = "none"  # alg none, no signature
+HMAC_WITH_PUBLIC_KEY = "HS256-public-key"  # HS256 keyed with the published public key
 
 
 def new_signing_key(kid: str) -> RSAKey:
@@ -82,7 +92,11 @@ class OpenIDProvider:
         self.token_nonce: str | None = None  # None: the nonce of the request
         self.lifetime = 300
         self.sign_with_impostor = False
+        self.id_token_signing = SIGNED
+        self.id_token_changes: dict[str, Any] = {}
         self.userinfo_changes: dict[str, Any] = {}
+        # (HTTP status, error or "") of each answer of the token endpoint.
+        self.token_answers: list[tuple[int, str]] = []
         self.last_authorization: dict[str, str] = {}
         self.hits.clear()
 
@@ -167,6 +181,11 @@ class OpenIDProvider:
         return f"{params['redirect_uri']}?{urlencode(answer)}"
 
     def token(self, form: dict[str, str], authorization: str) -> tuple[int, dict[str, Any]]:
+        status, answer = self._token(form, authorization)
+        self.token_answers.append((status, answer.get("error", "")))
+        return status, answer
+
+    def _token(self, form: dict[str, str], authorization: str) -> tuple[int, dict[str, Any]]:
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         if authorization.startswith("Basic "):
             decoded = base64.b64decode(authorization[6:]).decode()
@@ -198,17 +217,33 @@ class OpenIDProvider:
             "nonce": self.token_nonce or grant["nonce"],
             "email": person.get("email"),
         }
-        key = self.impostor_key if self.sign_with_impostor else self.signing_key
-        id_token = jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+        if "email_verified" in person:
+            claims["email_verified"] = person["email_verified"]
         access_token = secrets.token_urlsafe(24)
         with self._lock:
-            self._access_tokens[access_token] = {**person, **self.userinfo_changes}
+            self._access_tokens[access_token] = _changed(person, self.userinfo_changes)
+        id_token = self.sign_id_token(_changed(claims, self.id_token_changes))
         return 200, {
             "access_token": access_token,
             "token_type": "Bearer",
             "expires_in": 300,
             "id_token": id_token,
         }
+
+    def sign_id_token(self, claims: dict[str, Any]) -> str:
+        if self.id_token_signing == UNSIGNED:
+            return _compact({"alg": "none", "typ": "JWT"}, claims, sign=lambda data: b"")
+        if self.id_token_signing == HMAC_WITH_PUBLIC_KEY:
+            # The key confusion attack: a verifier that took the algorithm
+            # from the token would check this "signature" with the public key.
+            secret = self.signing_key.as_pem(private=False)
+            return _compact(
+                {"alg": "HS256", "typ": "JWT", "kid": self.signing_key.kid},
+                claims,
+                sign=lambda data: hmac.new(secret, data, hashlib.sha256).digest(),
+            )
+        key = self.impostor_key if self.sign_with_impostor else self.signing_key
+        return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
 
     def userinfo(self, authorization: str) -> tuple[int, dict[str, Any]]:
         token = authorization.removeprefix("Bearer ")
@@ -217,6 +252,25 @@ class OpenIDProvider:
         if claims is None:
             return 401, {"error": "invalid_token"}
         return 200, claims
+
+
+def _changed(claims: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    changed = {**claims, **changes}
+    return {name: value for name, value in changed.items() if value is not OMIT}
+
+
+def _base64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _compact(
+    header: dict[str, Any], claims: dict[str, Any], *, sign: Callable[[bytes], bytes]
+) -> str:
+    """A JWS in compact form, signed by hand (joserfc rightly refuses these)."""
+    signing_input = ".".join(
+        _base64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+    )
+    return f"{signing_input}.{_base64url(sign(signing_input.encode()))}"
 
 
 CONSENT_PAGE = """<!doctype html>

@@ -167,6 +167,10 @@ OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "").strip()
 OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "").strip() or "RS256"
 OIDC_RP_SCOPES = " ".join(os.environ.get("OIDC_RP_SCOPES", "").split()) or "openid email profile"
 OIDC_CREATE_USERS = env_bool("OIDC_CREATE_USERS", default=False)
+# A sign-in needs the provider to say the email address is verified
+# (email_verified); this accepts the address of a provider that never says
+# either way. One it marks as not verified is refused all the same.
+OIDC_TRUST_UNVERIFIED_EMAIL = env_bool("OIDC_TRUST_UNVERIFIED_EMAIL", default=False)
 OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "").strip() or "single sign-on"
 # Seconds a request to the provider may take (discovery, keys, token, userinfo).
 OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10, minimum=1)

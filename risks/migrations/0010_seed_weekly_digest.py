@@ -27,8 +27,8 @@ def seed(apps, schema_editor):
         interval=quarter_hour,
         enabled=True,
         description=(
-            "Emails the weekly digest (open records, tasks due, accounts that turned "
-            "red) to everyone who chose it in their profile, once per person and "
+            "Emails the weekly digest (open records, tasks due, accounts that turned red, "
+            "rule matches) to everyone who chose it in their profile, once per person and "
             "week, on Monday from 07:00 in their region's time zone."
         ),
     )

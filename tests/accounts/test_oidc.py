@@ -1,8 +1,9 @@
 """Single sign-on with OpenID Connect (accounts/oidc.py), end to end against
 the small provider of tests/oidc_provider.py running on 127.0.0.1: discovery,
 the code flow (Django's test client on our side, real HTTP to the provider),
-the checks of the ID token, matching people by email, creating them, and
-password sign-in while single sign-on is on or off."""
+the checks of the ID token, the verified email address, linking people to
+their identity at the provider and matching them by it or by email, creating
+them, and password sign-in while single sign-on is on or off."""
 
 from __future__ import annotations
 
@@ -10,21 +11,32 @@ import html
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 import requests
 from django.contrib.auth import SESSION_KEY
+from django.db import IntegrityError
 from django.test import override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts import oidc, throttle
+from accounts import services as account_services
 from accounts.models import Role, User
+from core.exceptions import NotAllowed
 from tests import factories
-from tests.oidc_provider import WELL_KNOWN_PATH, new_signing_key, running_provider
+from tests.oidc_provider import (
+    HMAC_WITH_PUBLIC_KEY,
+    OMIT,
+    UNSIGNED,
+    WELL_KNOWN_PATH,
+    new_signing_key,
+    running_provider,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +49,8 @@ HINT = (
     "everyone else uses “Sign in with Test ID” on the sign-in page."
 )
 NOT_VERIFIED = f"The answer from {PROVIDER_NAME} could not be verified"
+UNREACHABLE = f"{PROVIDER_NAME} could not be reached or gave an unusable answer"
+SUBJECT = "subject-1"  # the test provider's person
 
 
 # --- fixtures and helpers ---------------------------------------------------------
@@ -274,6 +288,7 @@ def test_an_unknown_email_becomes_a_csm_when_creating_users_is_on(client, sso):
     assert (created.first_name, created.last_name) == ("New", "Person")
     assert not created.has_usable_password()
     assert not created.is_staff and not created.is_superuser
+    assert (created.oidc_issuer, created.oidc_subject) == (sso.issuer, SUBJECT)
 
 
 def test_a_created_username_gets_a_number_when_the_name_is_taken(client, sso):
@@ -284,15 +299,90 @@ def test_a_created_username_gets_a_number_when_the_name_is_taken(client, sso):
     assert User.objects.get(email="casey@example.com").username == "casey-3"
 
 
-@pytest.mark.parametrize("said", [False, "false"])
+# --- the email address ----------------------------------------------------------------
+
+NOT_SAID = f"{PROVIDER_NAME} did not say whether your email address casey@example.com is verified"
+
+
+@pytest.mark.parametrize("said", [False, "false", "yes", 1, "1"])
 def test_an_email_the_provider_has_not_verified_is_refused(client, sso, said):
-    person(email="casey@example.com")
+    casey = person(email="casey@example.com")
     sso.person["email_verified"] = said
     with override_settings(OIDC_CREATE_USERS=True):
         response = sign_in_with_sso(client, sso)
     refused_back_to_sign_in(
         client, response, f"{PROVIDER_NAME} has not verified your email address casey@example.com"
     )
+    casey.refresh_from_db()
+    assert casey.oidc_subject == ""
+
+
+@pytest.mark.parametrize("said", [True, "true", "TRUE"])
+def test_an_email_the_provider_says_is_verified_signs_in(client, sso, said):
+    casey = person(email="casey@example.com")
+    sso.person["email_verified"] = said
+    sign_in_with_sso(client, sso)
+    assert signed_in_user_id(client) == casey.pk
+
+
+def test_an_email_not_said_to_be_verified_never_signs_in_even_a_superuser(client, sso):
+    root = factories.AdminFactory(
+        username=f"root-{uuid.uuid4().hex[:8]}", email="casey@example.com", is_superuser=True
+    )
+    del sso.person["email_verified"]
+    response = sign_in_with_sso(client, sso)
+    refused_back_to_sign_in(client, response, NOT_SAID)
+    root.refresh_from_db()
+    assert root.oidc_subject == ""
+
+
+def test_trusting_unverified_email_accepts_an_address_the_provider_says_nothing_about(client, sso):
+    casey = person(email="casey@example.com")
+    del sso.person["email_verified"]
+    with override_settings(OIDC_TRUST_UNVERIFIED_EMAIL=True):
+        sign_in_with_sso(client, sso)
+    assert signed_in_user_id(client) == casey.pk
+
+
+def test_trusting_unverified_email_still_refuses_an_address_marked_not_verified(client, sso):
+    person(email="casey@example.com")
+    sso.person["email_verified"] = False
+    with override_settings(OIDC_TRUST_UNVERIFIED_EMAIL=True):
+        response = sign_in_with_sso(client, sso)
+    refused_back_to_sign_in(client, response, "has not verified your email address")
+
+
+def test_the_id_tokens_address_wins_over_another_in_userinfo(client, sso):
+    casey = person(email="casey@example.com")
+    factories.AdminFactory(username=f"ada-{uuid.uuid4().hex[:8]}", email="ada@example.com")
+    # Userinfo names an admin's address and says nothing about verifying it.
+    sso.userinfo_changes = {"email": "ada@example.com", "email_verified": OMIT}
+    sign_in_with_sso(client, sso)
+    assert signed_in_user_id(client) == casey.pk
+
+
+def test_without_an_address_in_the_id_token_userinfo_gives_it_with_its_verification(client, sso):
+    casey = person(email="casey@example.com")
+    sso.id_token_changes = {"email": OMIT, "email_verified": OMIT}
+    sign_in_with_sso(client, sso)
+    assert signed_in_user_id(client) == casey.pk
+
+
+@pytest.mark.parametrize(
+    "id_token_changes, userinfo_changes",
+    [
+        pytest.param({"email_verified": OMIT}, {}, id="address-in-token-verified-in-userinfo"),
+        pytest.param({"email": OMIT}, {"email_verified": OMIT}, id="address-in-userinfo-only"),
+    ],
+)
+def test_a_verification_in_the_other_set_of_claims_does_not_count(
+    client, sso, id_token_changes, userinfo_changes
+):
+    person(email="casey@example.com")
+    sso.id_token_changes = id_token_changes
+    sso.userinfo_changes = userinfo_changes
+    response = sign_in_with_sso(client, sso)
+    refused_back_to_sign_in(client, response, NOT_SAID)
 
 
 def test_a_missing_email_is_refused(client, sso):
@@ -324,6 +414,183 @@ def test_the_active_user_is_chosen_over_an_inactive_one_with_the_email(client, s
     assert signed_in_user_id(client) == active.pk
 
 
+# --- the identity at the provider ----------------------------------------------------
+
+
+def test_the_first_sign_in_links_the_user_to_their_identity_at_the_provider(client, sso):
+    casey = person(email="casey@example.com")
+    sign_in_with_sso(client, sso)
+    casey.refresh_from_db()
+    assert (casey.oidc_issuer, casey.oidc_subject) == (sso.issuer, SUBJECT)
+
+
+def test_a_linked_user_is_found_by_subject_after_their_address_changed_there(client, sso):
+    casey = person(email="casey@example.com")
+    sign_in_with_sso(client, sso)
+    client.logout()
+
+    sso.person["email"] = "casey.jones@newco.example.com"  # no user has it
+    sign_in_with_sso(client, sso)
+
+    assert signed_in_user_id(client) == casey.pk
+    casey.refresh_from_db()
+    assert casey.email == "casey@example.com"
+
+
+@pytest.mark.parametrize(
+    "issuer, subject",
+    [
+        pytest.param(None, "subject-2", id="another-subject"),
+        pytest.param("https://old-provider.example.com", SUBJECT, id="another-issuer"),
+    ],
+)
+def test_a_user_linked_to_another_identity_is_refused_even_with_the_email(
+    client, sso, issuer, subject
+):
+    casey = person(
+        email="casey@example.com", oidc_issuer=issuer or sso.issuer, oidc_subject=subject
+    )
+    response = sign_in_with_sso(client, sso)
+    refused_back_to_sign_in(
+        client,
+        response,
+        "The Red Account user with the email address casey@example.com is linked to "
+        f"another {PROVIDER_NAME} account.",
+    )
+    casey.refresh_from_db()
+    assert (casey.oidc_issuer, casey.oidc_subject) == (issuer or sso.issuer, subject)
+
+
+def test_a_subject_linked_to_one_user_with_the_address_of_another_is_refused(client, sso):
+    casey = person(email="casey@example.com")
+    sign_in_with_sso(client, sso)
+    client.logout()
+    ada = factories.AdminFactory(username=f"ada-{uuid.uuid4().hex[:8]}", email="ada@example.com")
+
+    sso.person["email"] = "ADA@example.com"
+    response = sign_in_with_sso(client, sso)
+
+    refused_back_to_sign_in(
+        client,
+        response,
+        f"Your {PROVIDER_NAME} account is linked to one Red Account user, and its email "
+        "address ADA@example.com belongs to another",
+    )
+    ada.refresh_from_db()
+    assert ada.oidc_subject == ""
+    assert User.objects.get(oidc_subject=SUBJECT) == casey
+
+
+def test_a_linked_user_who_was_deactivated_is_refused(client, sso):
+    casey = person(email="casey@example.com")
+    sign_in_with_sso(client, sso)
+    client.logout()
+    User.objects.filter(pk=casey.pk).update(is_active=False)
+    person(email="casey@example.com")  # a new user with the address is not a way in
+
+    response = sign_in_with_sso(client, sso)
+
+    refused_back_to_sign_in(client, response, "Your Red Account user is deactivated.")
+
+
+def test_linking_an_identity_another_user_took_meanwhile_is_refused(sso):
+    # Two first sign-ins at once: the other one linked its user first.
+    person(email="casey@example.com", oidc_issuer=sso.issuer, oidc_subject=SUBJECT)
+    second = person(email="casey.jones@example.com")
+    with pytest.raises(oidc.SignInRefused, match="linked to another Red Account user"):
+        oidc.user_link_to_sso(
+            user=second, issuer=sso.issuer, subject=SUBJECT, email="casey.jones@example.com"
+        )
+    second.refresh_from_db()
+    assert second.oidc_subject == ""
+
+
+def test_a_user_another_sign_in_linked_meanwhile_is_kept_only_for_the_same_identity(sso):
+    casey = person(email="casey@example.com")
+    # Both read before another sign-in linked Casey.
+    seen_by_same, seen_by_other = User.objects.get(pk=casey.pk), User.objects.get(pk=casey.pk)
+    User.objects.filter(pk=casey.pk).update(oidc_issuer=sso.issuer, oidc_subject=SUBJECT)
+
+    linked = oidc.user_link_to_sso(
+        user=seen_by_same, issuer=sso.issuer, subject=SUBJECT, email=casey.email
+    )
+    assert linked.pk == casey.pk
+    with pytest.raises(oidc.SignInRefused, match=f"is linked to another {PROVIDER_NAME} account"):
+        oidc.user_link_to_sso(
+            user=seen_by_other, issuer=sso.issuer, subject="subject-2", email=casey.email
+        )
+    casey.refresh_from_db()
+    assert casey.oidc_subject == SUBJECT
+
+
+def test_creating_a_user_for_an_identity_another_user_has_is_refused(sso):
+    person(email="holder@example.com", oidc_issuer=sso.issuer, oidc_subject=SUBJECT)
+    count = User.objects.count()
+    with pytest.raises(oidc.SignInRefused, match=r"could not create a user for new@example\.com"):
+        oidc.user_create_from_sso(
+            email="new@example.com",
+            first_name="New",
+            last_name="Person",
+            issuer=sso.issuer,
+            subject=SUBJECT,
+        )
+    assert User.objects.count() == count
+
+
+@pytest.mark.parametrize(
+    "issuer, subject",
+    [("http://id.example.com", ""), ("", "subject-1")],
+    ids=["issuer-without-subject", "subject-without-issuer"],
+)
+def test_the_database_refuses_half_an_identity(issuer, subject):
+    casey = person(email="casey@example.com")
+    with pytest.raises(IntegrityError, match="user_oidc_identity_complete"):
+        User.objects.filter(pk=casey.pk).update(oidc_issuer=issuer, oidc_subject=subject)
+
+
+def test_the_identity_is_shown_read_only_in_the_user_admin(client, sso):
+    casey = person(email="casey@example.com")
+    sign_in_with_sso(client, sso)
+    client.logout()
+    root = factories.AdminFactory(username=f"root-{uuid.uuid4().hex[:8]}", is_superuser=True)
+    client.force_login(root)
+
+    page = client.get(reverse("admin:accounts_user_change", args=[casey.pk]))
+
+    content = page.content.decode()
+    assert page.status_code == 200
+    assert "Single sign-on subject" in content and SUBJECT in content
+    assert sso.issuer in content
+    assert 'name="oidc_subject"' not in content and 'name="oidc_issuer"' not in content
+
+
+def test_an_admin_unlinks_an_identity_and_the_next_sign_in_links_the_new_one(client, sso):
+    casey = person(
+        email="casey@example.com", oidc_issuer="https://old.example.com", oidc_subject="x"
+    )
+    root = factories.AdminFactory(username=f"root-{uuid.uuid4().hex[:8]}", is_superuser=True)
+    client.force_login(root)
+    response = client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "unlink_sso", "_selected_action": [casey.pk]},
+        follow=True,
+    )
+    assert "1 person(s) unlinked" in response.content.decode()
+    casey.refresh_from_db()
+    assert (casey.oidc_issuer, casey.oidc_subject) == ("", "")
+    client.logout()
+
+    sign_in_with_sso(client, sso)
+    casey.refresh_from_db()
+    assert signed_in_user_id(client) == casey.pk
+    assert (casey.oidc_issuer, casey.oidc_subject) == (sso.issuer, SUBJECT)
+
+
+def test_only_admins_unlink_identities(sso):
+    with pytest.raises(NotAllowed):
+        account_services.users_unlink_sso(user=person(role=Role.MANAGER), people=[person()])
+
+
 # --- the ID token --------------------------------------------------------------------
 
 
@@ -336,13 +603,23 @@ def test_the_active_user_is_chosen_over_an_inactive_one_with_the_email(client, s
         pytest.param("token_issuer", "http://127.0.0.1:1", id="wrong-iss"),
         pytest.param("lifetime", -120, id="expired"),
         pytest.param("token_nonce", "another-nonce", id="wrong-nonce"),
+        pytest.param("id_token_changes", {"iat": OMIT}, id="no-iat"),
+        pytest.param("id_token_changes", {"iat": int(time.time()) + 3600}, id="future-iat"),
+        pytest.param("id_token_changes", {"exp": OMIT}, id="no-exp"),
+        pytest.param("id_token_changes", {"sub": OMIT}, id="no-sub"),
+        pytest.param("id_token_signing", UNSIGNED, id="alg-none"),
+        pytest.param("id_token_signing", HMAC_WITH_PUBLIC_KEY, id="hs256-keyed-with-public-key"),
     ],
 )
 def test_an_id_token_that_fails_verification_is_refused(client, sso, knob, value):
-    person(email="casey@example.com")
+    casey = person(email="casey@example.com")
     setattr(sso, knob, value)
     response = sign_in_with_sso(client, sso)
     refused_back_to_sign_in(client, response, NOT_VERIFIED)
+    # The provider gave a token; it was ours that refused it.
+    assert sso.token_answers == [(200, "")]
+    casey.refresh_from_db()
+    assert casey.oidc_subject == ""
 
 
 def test_an_audience_list_naming_us_needs_azp(client, sso):
@@ -390,22 +667,36 @@ def test_a_callback_with_a_state_of_another_sign_in_returns_to_sign_in(client, s
     assert sso.hits["/token"] == 0
 
 
-def test_a_code_works_once(client, sso):
-    person(email="casey@example.com")
+def test_a_callback_replayed_in_the_same_browser_never_reaches_the_provider(client, sso):
+    casey = person(email="casey@example.com")
     start = client.get(reverse("oidc_authentication_init"))
     back = requests.get(start["Location"], allow_redirects=False, timeout=10).headers["Location"]
-    query = parse_qs(urlsplit(back).query)
     client.get(back)
-    assert signed_in_user_id(client) is not None
+    assert signed_in_user_id(client) == casey.pk
 
+    # The sign-in's state was used up with it.
+    client.get(back)
+    assert sso.token_answers == [(200, "")]
+
+
+def test_a_reused_code_is_refused_by_the_provider(client, sso):
+    casey = person(email="casey@example.com")
+    start = client.get(reverse("oidc_authentication_init"))
+    in_progress = client.session["oidc_states"]
+    back = requests.get(start["Location"], allow_redirects=False, timeout=10).headers["Location"]
+    client.get(back)
+    assert signed_in_user_id(client) == casey.pk
+
+    # Someone replays the callback address in a session that still holds the
+    # state (and the nonce and PKCE verifier) of that sign-in.
     client.logout()
-    replayed = client.get(
-        reverse("oidc_authentication_callback"),
-        {"code": query["code"][0], "state": query["state"][0]},
-    )
-    assert replayed.status_code == 302
-    assert replayed["Location"] == reverse("login")
-    assert signed_in_user_id(client) is None
+    session = client.session
+    session["oidc_states"] = in_progress
+    session.save()
+    replayed = client.get(back)
+
+    assert sso.token_answers == [(200, ""), (400, "invalid_grant")]
+    refused_back_to_sign_in(client, replayed, UNREACHABLE)
 
 
 def test_a_password_sign_in_never_reaches_the_provider(client, sso):
@@ -604,9 +895,22 @@ def test_sso_turns_on_with_the_variables_without_fetching_anything():
         ({"OIDC_RP_SIGN_ALGO": "none"}, "OIDC_RP_SIGN_ALGO='none' is not one of"),
         ({"OIDC_RP_SCOPES": "openid profile"}, "must include openid and email"),
         ({"OIDC_CREATE_USERS": "maybe"}, "OIDC_CREATE_USERS='maybe' is not a boolean"),
+        (
+            {"OIDC_TRUST_UNVERIFIED_EMAIL": "sometimes"},
+            "OIDC_TRUST_UNVERIFIED_EMAIL='sometimes' is not a boolean",
+        ),
         ({"OIDC_OP_JWKS_ENDPOINT": "id.example.com/jwks"}, "OIDC_OP_JWKS_ENDPOINT="),
     ],
-    ids=["no-secret", "no-endpoints", "not-discovery", "algorithm", "scopes", "create", "url"],
+    ids=[
+        "no-secret",
+        "no-endpoints",
+        "not-discovery",
+        "algorithm",
+        "scopes",
+        "create",
+        "trust-unverified",
+        "url",
+    ],
 )
 def test_a_misconfiguration_stops_start_up_naming_the_variable(changes, message):
     result = load_settings(**{**SSO_ENV, **changes})

@@ -1,8 +1,9 @@
 """Single sign-on in a real browser: a CSM clicks "Sign in with …" on the
 sign-in page, continues on the test provider's page (tests/oidc_provider.py,
 another site on 127.0.0.1) and lands on the home page signed in, under the
-site's Content-Security-Policy, with and without JavaScript. The sign-in page
-with single sign-on on passes axe."""
+site's Content-Security-Policy, with and without JavaScript, and is linked to
+their identity there. A refused sign-in says why on the sign-in page. The
+sign-in page with single sign-on on passes axe."""
 
 from __future__ import annotations
 
@@ -90,6 +91,9 @@ def test_a_csm_signs_in_through_the_provider_and_lands_on_the_home_page(
     assert sso.hits["/token"] == 1
     # A Content-Security-Policy violation would show here.
     assert page.console_errors == []
+    # Linked to their identity at the provider from now on.
+    casey.refresh_from_db()
+    assert (casey.oidc_issuer, casey.oidc_subject) == (sso.issuer, "subject-1")
 
 
 def test_the_sign_in_works_without_javascript(browser, live_server, sso, casey):
@@ -103,13 +107,42 @@ def test_the_sign_in_works_without_javascript(browser, live_server, sso, casey):
         context.close()
 
 
-def test_a_refused_sign_in_shows_why_on_the_sign_in_page(page, live_server, sso):
-    # Nobody has the provider's email address, and creating users is off.
+def refused_through_the_provider(page: Page, live_url: str, reason: str) -> None:
     page.goto("/login/")
     page.get_by_role("link", name=f"Sign in with {PROVIDER_NAME}").click()
     page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(f"{live_server.url}/login/")
-    expect(page.get_by_role("alert")).to_have_text(
+    page.wait_for_url(f"{live_url}/login/")
+    expect(page.get_by_role("alert")).to_have_text(reason)
+
+
+def test_a_refused_sign_in_shows_why_on_the_sign_in_page(page, live_server, sso):
+    # Nobody has the provider's email address, and creating users is off.
+    refused_through_the_provider(
+        page,
+        live_server.url,
         "No Red Account user has the email address casey@example.com. "
-        "Ask an administrator to add you."
+        "Ask an administrator to add you.",
+    )
+
+
+def test_an_address_the_provider_does_not_say_is_verified_is_refused(page, live_server, sso, casey):
+    del sso.person["email_verified"]
+    refused_through_the_provider(
+        page,
+        live_server.url,
+        f"{PROVIDER_NAME} did not say whether your email address casey@example.com is "
+        "verified, so Red Account cannot rely on it. Ask an administrator to check the "
+        "single sign-on settings.",
+    )
+
+
+def test_a_user_linked_to_another_identity_is_refused(page, live_server, sso, casey):
+    casey.oidc_issuer, casey.oidc_subject = sso.issuer, "subject-2"
+    casey.save(update_fields=["oidc_issuer", "oidc_subject"])
+    refused_through_the_provider(
+        page,
+        live_server.url,
+        "The Red Account user with the email address casey@example.com is linked to "
+        f"another {PROVIDER_NAME} account. Sign in with that one, or ask an administrator "
+        "to check.",
     )

@@ -11,7 +11,6 @@ import base64
 import copy
 import datetime as dt
 import os
-import uuid
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -142,15 +141,16 @@ def stamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def webhook_id(key: str) -> str:
-    return f"msg_{uuid.uuid5(uuid.NAMESPACE_URL, f'red-account:{key}').hex}"
+def webhook_id(endpoint: WebhookEndpoint, key: str) -> str:
+    """The id the outbox gave the event ``key``'s delivery to ``endpoint``."""
+    return OutboundMessage.objects.get(dedupe_key=f"webhook:{endpoint.pk}:{key}").webhook_id
 
 
 def check_delivery(request: Any, endpoint: WebhookEndpoint, key: str) -> dict[str, Any]:
     """The headers and signature of one delivery; returns its verified body."""
     assert request.headers["content-type"] == "application/json"
     assert request.headers["user-agent"] == "RedAccount-Webhooks/1.0"
-    assert request.headers["webhook-id"] == webhook_id(key)
+    assert request.headers["webhook-id"] == webhook_id(endpoint, key)
     sent_at = int(request.headers["webhook-timestamp"])
     assert abs(sent_at - timezone.now().timestamp()) < 60
     assert request.headers["webhook-signature"].startswith("v1,")

@@ -6,7 +6,9 @@ failures, and only to addresses that may be called."""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
+import socket
 
 import pytest
 from django.core import mail
@@ -200,13 +202,13 @@ def test_a_failing_endpoint_is_retried_with_backoff_and_given_up_after_24_hours(
         waits.append((row.next_attempt_at - clock.now).total_seconds())
         clock.now = row.next_attempt_at
 
-    # 30, 60, …, 7680 s, then 4 h until the next try would pass 24 h.
-    assert waits == [30, 60, 120, 240, 480, 960, 1920, 3840, 7680, 14400, 14400, 14400, 14400]
-    assert row.status == "failed" and row.attempts == 14
+    # 30, 60, …, 7680 s, then 4 h, the last try exactly 24 h after writing.
+    assert waits == [30, 60, 120, 240, 480, 960, 1920, 3840, 7680] + [14400] * 4 + [13470]
+    assert row.status == "failed" and row.attempts == 15
     assert row.response_code == 500
-    assert "HTTP 500: down" in row.last_error and "gave up after 14 attempts" in row.last_error
-    assert len(receiver.requests) == 14
-    assert clock.now - T0 < dt.timedelta(hours=24)
+    assert "HTTP 500: down" in row.last_error and "gave up after 15 attempts" in row.last_error
+    assert len(receiver.requests) == 15
+    assert clock.now - T0 == dt.timedelta(hours=24)
     endpoint.refresh_from_db()
     assert endpoint.failing_since == T0 and endpoint.active
 
@@ -233,7 +235,7 @@ def test_a_receiver_that_fails_then_recovers_gets_every_event_in_order(admin, re
     assert endpoint.failing_since is None  # a success forgets the failures
 
 
-def test_three_days_of_failures_switch_the_endpoint_off_and_tell_the_admins(
+def test_a_failure_three_days_after_the_first_switches_the_endpoint_off_and_tells_the_admins(
     admin, receiver, django_capture_on_commit_callbacks
 ):
     receiver.default = Answer(500)
@@ -266,21 +268,54 @@ def test_three_days_of_failures_switch_the_endpoint_off_and_tell_the_admins(
     assert endpoint.active and endpoint.failing_since is None and endpoint.disabled_at is None
 
 
-def test_the_sweep_switches_off_an_endpoint_failing_for_three_days_with_nothing_to_send(
-    admin, receiver
+def test_an_endpoint_down_for_good_is_switched_off_at_its_first_failure_after_three_days(
+    admin, receiver, monkeypatch
 ):
+    """An event every 12 hours, every attempt answered 500: each message is
+    retried for 24 hours and given up, and the first attempt that fails three
+    days after the first failure switches the endpoint off."""
+    receiver.default = Answer(500)
+    monkeypatch.setattr(delivery.random, "random", lambda: 1.0)
     endpoint, _ = _endpoint(admin, receiver.url)
-    endpoint.failing_since = timezone.now() - dt.timedelta(days=3, minutes=1)
+    for n in range(10):
+        _queue("risk.opened", f"event:{n}", at=T0 + dt.timedelta(hours=12 * n))
+    clock = Clock()
+    while True:
+        _drain(endpoint, clock)
+        endpoint.refresh_from_db()
+        pending = OutboundMessage.objects.filter(status="pending").order_by("created_at")
+        if not endpoint.active or not pending.exists():
+            break
+        clock.now = max(clock.now, pending[0].next_attempt_at)
+
+    assert not endpoint.active and endpoint.failing_since == T0
+    three_days = T0 + dt.timedelta(days=3)
+    assert three_days <= endpoint.disabled_at < three_days + dt.timedelta(hours=4)
+    deliveries = OutboundMessage.objects.filter(channel="webhook")
+    attempted = deliveries.exclude(attempts=0)
+    assert max(row.last_attempt_at for row in attempted) == endpoint.disabled_at
+    assert set(deliveries.values_list("status", flat=True)) == {"failed"}
+    assert {row.response_code for row in attempted} == {500}
+    assert OutboundMessage.objects.get(channel="email").kind == "webhook_disabled"
+
+
+def test_an_endpoint_that_recovered_unseen_is_not_switched_off_by_the_calendar(admin, receiver):
+    """Failing since three days ago but nothing tried since: maybe it works
+    again. The next event decides (and its success forgets the failures)."""
+    endpoint, _ = _endpoint(admin, receiver.url)
+    endpoint.failing_since = timezone.now() - dt.timedelta(days=4)
     endpoint.save()
-    other, _ = _endpoint(admin, receiver.url + "/ok")
-    other.failing_since = timezone.now() - dt.timedelta(days=2)
-    other.save()
 
     send_pending()
-
     endpoint.refresh_from_db()
-    other.refresh_from_db()
-    assert (endpoint.active, other.active) == (False, True)
+    assert endpoint.active
+
+    _queue("risk.opened", "event:1", at=timezone.now(), written_at=False)
+    send_pending()  # tasks run in-process: the event is due at once
+    delivery.drain(Channel.WEBHOOK, endpoint.pk)
+    endpoint.refresh_from_db()
+    assert endpoint.active and endpoint.failing_since is None
+    assert len(receiver.requests) == 1
 
 
 def test_the_sweep_sends_what_is_due_and_leaves_what_is_not(admin, receiver):
@@ -298,6 +333,66 @@ def test_the_sweep_sends_what_is_due_and_leaves_what_is_not(admin, receiver):
     later.refresh_from_db()
     assert (due.status, later.status) == ("sent", "pending")
     assert len(receiver.requests) == 1
+
+
+def test_a_slack_url_never_shows_in_an_error(admin):
+    """A Slack webhook's path is its credential: a failed connection names the
+    host only."""
+    region = factories.RegionFactory()
+    slack = _slack(admin, region, "http://127.0.0.1:9/services/T0/B0/TopSecretToken")
+    row = queue_slack(region_id=region.pk, dedupe_key="k", kind="x", text="t", blocks=[])
+    delivery.drain(Channel.SLACK, slack.pk, now=Clock(timezone.now()))
+    row.refresh_from_db()
+    assert row.last_error == "Could not connect to 127.0.0.1: Connection refused."
+    assert "TopSecret" not in row.last_error
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE=False)
+def test_a_name_that_resolves_to_a_private_address_at_sending_is_refused(
+    admin, receiver, monkeypatch
+):
+    """Checked when saved (public then), and again at each connection, which
+    goes to the address it checked: a second answer cannot slip through."""
+    answers = iter(["93.184.216.34", "127.0.0.1"])
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        assert host == "hooks.example.com"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port or 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    endpoint, _ = services.endpoint_create(
+        user=admin, url="http://hooks.example.com/in", events=["risk.opened"]
+    )
+    (row,) = _queue("risk.opened", "x", written_at=False)
+    delivery.drain(Channel.WEBHOOK, endpoint.pk, now=Clock(timezone.now()))
+    row.refresh_from_db()
+    assert row.response_code is None
+    assert row.last_error == (
+        "Refused: hooks.example.com is a loopback, private or reserved address (127.0.0.1); "
+        "only public addresses may receive messages."
+    )
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("8.8.8.8", True),
+        ("2606:4700::1111", True),
+        ("10.0.0.1", False),
+        ("100.64.0.1", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fc00::1", False),
+        ("::ffff:10.0.0.1", False),
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("::127.0.0.1", False),  # IPv4-compatible
+        ("2001:0::1", False),  # Teredo
+        ("224.0.0.1", False),
+    ],
+)
+def test_which_addresses_are_public(address, public):
+    assert http.is_public(ipaddress.ip_address(address)) is public
 
 
 def test_a_redirect_is_not_followed_and_counts_as_a_failure(admin, receiver):

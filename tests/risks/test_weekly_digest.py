@@ -1,7 +1,8 @@
 """The weekly digest (risks.digest): what each role's digest lists, the
 Monday 07:00 schedule on each person's clock, once per week, the per-event
 emails it replaces (and those it does not), the profile page where a person
-chooses it, and the beat task that sends it."""
+chooses it, and the beat task that sends it. The section of risk rule
+matches that the rules app adds is tested in tests/rules/test_digest_matches.py."""
 
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from accounts.models import AccountStatus, HealthBand, User
-from health.models import HealthScore
+from health.models import HealthScore, Measure
 from notifications.models import OutboundMessage
 from risks import digest, notifications, services
 from risks.models import RiskStatus, Tier
 from rules.evaluation import act_on_pending, evaluate_rules
-from rules.models import Rule
+from rules.models import Outcome, Rule, RuleMatch
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -273,7 +274,9 @@ def test_the_email_lists_each_section_with_links(csm, story):
 
     row = digests()[csm.email]
     assert row.dedupe_key == f"weekly-digest:{csm.pk}:{WEEK}"
-    assert row.subject == "Your weekly digest: 1 open record, 2 tasks due, 3 accounts turned red"
+    assert row.subject == (
+        "Your weekly digest: 1 open record, 2 tasks due, 3 accounts turned red, 0 rule matches"
+    )
     body = row.body
     assert "Your weekly digest for the week of 9 March 2026." in body
     assert "Open risk records on your accounts (1):" in body
@@ -284,6 +287,9 @@ def test_the_email_lists_each_section_with_links(csm, story):
     assert "Your accounts that turned red from 2026-03-02 to 2026-03-08 (3):" in body
     assert "- Tyrell (EMEA), red on 2026-03-02 (score 40), CSM Carl Example\n" in body
     assert "- Acme GmbH (EMEA), red on 2026-03-04 (score 31), CSM Carl Example; now yellow" in body
+    assert (
+        "Risk rules that matched on your accounts from 2026-03-02 to 2026-03-08 (0):\n\nNone.\n"
+    ) in body
     assert risk_url(story["acme_risk"]) in body
     assert account_url(story["umbrella"]) in body
     assert f"{SITE}{reverse('profile')}" in body
@@ -314,18 +320,38 @@ def test_composing_a_digest_costs_the_same_queries_whatever_the_number_of_accoun
             digest.compose(fresh, NOW)
         return len(captured)
 
+    now = timezone.now()
+    red_band = Rule.objects.create(
+        name="Red band",
+        active=True,
+        conditions=[{"type": "band_is", "band": "red"}],
+        actions=["notify"],
+        created_at=now,
+        updated_at=now,
+    )
+
     def add_account(number: int) -> None:
         account = factories.AccountFactory(csm=csm, region=region, name=f"Account {number}")
         risk = factories.RiskRecordFactory(account=account)
         task(risk, f"Task {number}", day(1), owner=csm)
         score(account, day(-10), HealthBand.GREEN, 70)
         score(account, day(-2), HealthBand.RED, 20)
+        RuleMatch.objects.create(
+            rule=red_band,
+            account=account,
+            matched_at=utc(day(-2), 9),
+            as_of=day(-2),
+            risk=risk,
+            outcome=Outcome.NOTED,
+            acted_at=utc(day(-2), 9, 1),
+        )
 
     add_account(0)
     one = queries()
     for number in range(1, 8):
         add_account(number)
-    assert queries() == one == 3
+    # One query per section: records, tasks, accounts turned red, rule matches.
+    assert queries() == one == 4
 
 
 # --- when it is sent ---
@@ -418,7 +444,9 @@ def test_the_beat_task_sends_after_commit(berlin, monkeypatch, django_capture_on
 
     [message] = mail.outbox
     assert message.to == [berlin.email]
-    assert message.subject == "Your weekly digest: 1 open record, 1 task due, 0 accounts turned red"
+    assert message.subject == (
+        "Your weekly digest: 1 open record, 1 task due, 0 accounts turned red, 0 rule matches"
+    )
     assert "- Bea's task" in message.body
 
 
@@ -464,25 +492,49 @@ def test_the_overdue_task_reminder_skips_people_on_the_digest(csm, other_csm, re
     assert "Carl's late task" in digests()[csm.email].body
 
 
-def test_a_matched_rule_emails_only_the_people_not_on_the_digest(csm, manager, region):
+def test_a_matched_rule_emails_only_the_people_not_on_the_digest_and_the_digest_lists_it(
+    csm, manager, region, monkeypatch
+):
+    """A rule about usage, not the red band: Acme stays green. Carl is on the
+    digest and gets no email of the match, his manager Maria is not and does;
+    Carl's Monday digest lists it."""
+    usage = Measure.objects.get(code="usage-volume")  # scored by its change
     account = factories.AccountFactory(csm=csm, region=region, name="Acme")
-    score(account, day(-1), HealthBand.RED, 31)
+    # Baseline before the latest: the mean of 1,000 and 1,000; latest 400 → -60%.
+    for offset, events in ((-60, 1000), (-30, 1000), (-4, 400)):
+        factories.ObservationFactory(
+            account=account, measure=usage, value=Decimal(events), observed_on=day(offset)
+        )
+    score(account, day(-4), HealthBand.GREEN, 74)
     now = timezone.now()
     Rule.objects.create(
-        name="Red band",
+        name="Usage falling",
         active=True,
-        conditions=[{"type": "band_is", "band": "red"}],
+        conditions=[{"type": "measure_change_below", "measure": "usage-volume", "percent": -30}],
         actions=["notify"],
         created_at=now,
         updated_at=now,
     )
     on_digest(csm)
 
-    evaluate_rules(as_of=day(-1))
-    act_on_pending()
+    with monkeypatch.context() as clock:
+        clock.setattr(timezone, "now", lambda: utc(day(-4), 5))  # Thursday, 06:00 in Berlin
+        assert evaluate_rules(as_of=day(-4)).matched == 1
+        assert act_on_pending() == 1
 
     [row] = OutboundMessage.objects.filter(kind="rule_matched")
     assert row.to == [manager.email]
+    assert row.subject == "Acme: the rule \u201cUsage falling\u201d matched"
+
+    assert digest.send_weekly_digests(now=NOW) == 1
+    assert set(digests()) == {csm.email}  # Maria is not on the digest
+    body = digests()[csm.email].body
+    assert (
+        "Risk rules that matched on your accounts from 2026-03-02 to 2026-03-08 (1):\n\n"
+        "- \u201cUsage falling\u201d matched Acme (EMEA) on 2026-03-05: notified, "
+        f"CSM Carl Example\n  {account_url(account)}\n"
+    ) in body
+    assert "Your accounts that turned red from 2026-03-02 to 2026-03-08 (0):" in body
 
 
 def test_a_matched_rule_emails_nobody_when_both_are_on_the_digest(csm, manager, region):

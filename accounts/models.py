@@ -115,18 +115,29 @@ class User(AbstractUser):
     weekly_digest = models.BooleanField(
         "Weekly digest instead of per-event email",
         default=False,
+        db_default=False,
         help_text="Monday 07:00 in the person's region: open records, tasks due and "
         "accounts that turned red, instead of the daily overdue-task email and the "
-        "emails of matched risk rules.",
+        "emails of matched risk rules (the digest lists those matches).",
     )
     # Who this person is at the single sign-on provider: its issuer and its
     # subject (the sub claim), stored at their first sign-in through it (empty
     # until then). Later sign-ins find them by these, never again by address.
     oidc_issuer = models.CharField(
-        "single sign-on issuer", max_length=255, blank=True, default="", editable=False
+        "single sign-on issuer",
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
     )
     oidc_subject = models.CharField(
-        "single sign-on subject", max_length=255, blank=True, default="", editable=False
+        "single sign-on subject",
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
     )
 
     class Meta(AbstractUser.Meta):

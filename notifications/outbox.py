@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -96,16 +96,24 @@ def _enqueue(outbound_email_id: int) -> None:
 
 
 def queue_slack(
-    *, region_id: int, dedupe_key: str, kind: str, text: str, blocks: list[dict[str, Any]]
+    *,
+    region_id: int,
+    dedupe_key: str,
+    kind: str,
+    text: str,
+    blocks: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]],
 ) -> OutboundMessage | None:
     """Write a Slack message for the region's channel to the outbox in the
     current transaction: ``text`` is the notification's plain text (Slack
-    shows it where blocks cannot be shown), ``blocks`` its Block Kit layout.
+    shows it where blocks cannot be shown), ``blocks`` its Block Kit layout,
+    or a function that makes it (called only when the region has a channel).
     None when the region has no active Slack webhook. The same
     ``dedupe_key`` twice is one message."""
     slack = SlackWebhook.objects.filter(region_id=region_id, active=True).first()
     if slack is None:
         return None
+    if callable(blocks):
+        blocks = blocks()
     row, created = OutboundMessage.objects.get_or_create(
         dedupe_key=f"slack:{dedupe_key}",
         defaults={

@@ -112,21 +112,28 @@ def rule_matched(match: RuleMatch) -> None:
     of the account's region, and rule.matched when the rule has the webhook
     action."""
     rule, account, risk = match.rule, match.account, match.risk
-    evidence = _evidence(match)
     if rule.sends_webhook:
         emit(
             RULE_MATCHED,
             RuleMatchedDataSerializer,
-            {"rule": rule, "match": match, "account": account, "evidence": evidence, "risk": risk},
+            {
+                "rule": rule,
+                "match": match,
+                "account": account,
+                "evidence": _evidence(match),
+                "risk": risk,
+            },
             key=f"{RULE_MATCHED}:{match.pk}",
             occurred_at=match.matched_at,
         )
+    # The blocks are made only for a region with a channel: acting on
+    # thousands of matches costs one query each here otherwise.
     queue_slack(
         region_id=account.region_id,
         dedupe_key=f"{RULE_MATCHED}:{match.pk}",
         kind=RULE_MATCHED,
         text=slack.one_line(f"The rule “{rule.name}” matched {account.name}"),
-        blocks=_slack_blocks(rule, match, evidence),
+        blocks=lambda: _slack_blocks(rule, match, _evidence(match)),
     )
 
 

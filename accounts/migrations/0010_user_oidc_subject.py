@@ -14,6 +14,7 @@ class Migration(migrations.Migration):
             name="oidc_issuer",
             field=models.CharField(
                 blank=True,
+                db_default="",
                 default="",
                 editable=False,
                 max_length=255,
@@ -25,6 +26,7 @@ class Migration(migrations.Migration):
             name="oidc_subject",
             field=models.CharField(
                 blank=True,
+                db_default="",
                 default="",
                 editable=False,
                 max_length=255,

@@ -3,9 +3,9 @@ that load the account with each renewal, so a list costs no query per row."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from .models import Account, Renewal
+from .models import Account, Renewal, Role, User
 
 
 def renewal_list() -> QuerySet[Renewal]:
@@ -20,3 +20,13 @@ def account_renewals(account: Account) -> list[Renewal]:
     for renewal in renewals:
         renewal.account = account
     return renewals
+
+
+def cs_admins() -> QuerySet[User]:
+    """The CS operations admins (the admin role or superusers) who are active
+    and have an email address, in a stable order: who operational email goes to."""
+    return (
+        User.objects.filter(Q(role=Role.ADMIN) | Q(is_superuser=True), is_active=True)
+        .exclude(email="")
+        .order_by("pk")
+    )

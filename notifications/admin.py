@@ -254,16 +254,19 @@ class SlackWebhookForm(forms.ModelForm):
         if self.errors:
             return
         data = self.cleaned_data
-        if self.instance.pk is not None and data["region"] != self.instance.region:
-            self.add_error("region", "The region of a Slack webhook cannot change.")
-            return
-        if self.instance.pk is None and SlackWebhook.objects.filter(region=data["region"]).exists():
-            self.add_error("region", "This region has a Slack webhook already: change that one.")
-            return
         try:
-            self.instance = services.slack_webhook_set(
-                user=self.user, region=data["region"], url=data["url"], active=data["active"]
-            )
+            if self.instance.pk is None:
+                self.instance = services.slack_webhook_create(
+                    user=self.user, region=data["region"], url=data["url"], active=data["active"]
+                )
+            else:
+                self.instance = services.slack_webhook_update(
+                    user=self.user,
+                    slack=self.instance.pk,
+                    region=data["region"],
+                    url=data["url"],
+                    active=data["active"],
+                )
         except DomainError as error:
             add_domain_error(self, error)
 

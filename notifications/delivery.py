@@ -30,11 +30,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from accounts.models import Role, User
+from accounts.selectors import cs_admins
 
 from . import http
 from .models import Channel, MessageStatus, OutboundMessage, SlackWebhook, WebhookEndpoint
@@ -157,13 +157,7 @@ def _slack_request(row: OutboundMessage, slack: SlackWebhook, now: dt.datetime):
 
 
 def _admins() -> list[str]:
-    found = (
-        User.objects.filter(Q(role=Role.ADMIN) | Q(is_superuser=True), is_active=True)
-        .exclude(email="")
-        .order_by("pk")
-        .values_list("email", flat=True)
-    )
-    return list(dict.fromkeys(found))
+    return list(dict.fromkeys(cs_admins().values_list("email", flat=True)))
 
 
 def disable_endpoint(endpoint: WebhookEndpoint, now: dt.datetime, reason: str) -> None:

@@ -130,17 +130,43 @@ def endpoint_send_test(*, user: User, endpoint: WebhookEndpoint | int) -> Outbou
 
 
 @transaction.atomic
-def slack_webhook_set(
-    *, user: User, region: Region, url: str = "", active: bool = True
+def slack_webhook_create(
+    *, user: User, region: Region, url: str, active: bool = True
 ) -> SlackWebhook:
-    """Set (or change) the region's Slack incoming-webhook URL; an empty
-    ``url`` keeps the stored one."""
+    """Give a region its Slack incoming-webhook URL (one per region)."""
     ensure_admin(user)
-    slack = SlackWebhook.objects.select_for_update().filter(region=region).first()
-    if slack is None:
-        if not url.strip():
-            raise InvalidInput({"url": ["Enter the Slack incoming-webhook URL."]})
-        slack = SlackWebhook(region=region)
+    # The region's row is locked: two admins adding at once get one webhook.
+    Region.objects.select_for_update().filter(pk=region.pk).first()
+    if SlackWebhook.objects.filter(region=region).exists():
+        raise InvalidInput(
+            {"region": ["This region has a Slack webhook already: change that one."]}
+        )
+    if not url.strip():
+        raise InvalidInput({"url": ["Enter the Slack incoming-webhook URL."]})
+    slack = SlackWebhook(region=region)
+    return _save_slack(slack, url, active)
+
+
+@transaction.atomic
+def slack_webhook_update(
+    *,
+    user: User,
+    slack: SlackWebhook | int,
+    url: str = "",
+    active: bool = True,
+    region: Region | None = None,
+) -> SlackWebhook:
+    """Change a Slack webhook's URL (an empty ``url`` keeps the stored one)
+    or switch it on or off. Its region never changes (``region``, when
+    given, must be its own)."""
+    ensure_admin(user)
+    slack = SlackWebhook.objects.select_for_update().get(pk=getattr(slack, "pk", slack))
+    if region is not None and region.pk != slack.region_id:
+        raise InvalidInput({"region": ["The region of a Slack webhook cannot change."]})
+    return _save_slack(slack, url, active)
+
+
+def _save_slack(slack: SlackWebhook, url: str, active: bool) -> SlackWebhook:
     if url.strip():
         slack.set_url(_check_url(url))
     slack.active = active

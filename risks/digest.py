@@ -47,8 +47,8 @@ from notifications.models import OutboundMessage
 from notifications.outbox import absolute_url, addresses, queue_email
 
 from . import selectors
+from .links import risk_url
 from .models import RiskRecord, RiskStatus, Task, Tier
-from .notifications import risk_url
 
 KIND = "weekly_digest"
 # Monday, from this local time on: the first beat tick after it sends.

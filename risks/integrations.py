@@ -23,7 +23,6 @@ from functools import reduce
 from typing import Any
 
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -40,8 +39,14 @@ from core.money import format_money
 from notifications import slack
 from notifications.events import SUBSCRIBABLE
 from notifications.models import WebhookEndpoint
-from notifications.outbox import absolute_url, queue_event, queue_slack, written_events
+from notifications.outbox import (
+    queue_event,
+    queue_slack,
+    subscribers,
+    written_events,
+)
 
+from .links import account_url, risk_url
 from .models import (
     Escalation,
     EscalationStatus,
@@ -57,17 +62,6 @@ RISK_CLOSED = "risk.closed"
 ESCALATION_REQUESTED = "escalation.requested"
 ESCALATION_DECIDED = "escalation.decided"
 TASK_OVERDUE = "task.overdue"
-
-
-# --- links ---------------------------------------------------------------------------------
-
-
-def risk_url(risk_id: int) -> str:
-    return absolute_url(reverse("risks:detail", kwargs={"pk": risk_id}))
-
-
-def account_url(account_id: int) -> str:
-    return absolute_url(reverse("customer_accounts:detail", kwargs={"pk": account_id}))
 
 
 # --- the shapes every event shares ---------------------------------------------------------
@@ -306,16 +300,6 @@ TASK_OVERDUE_WEBHOOK = event_webhook(
 
 
 # --- sending -----------------------------------------------------------------------------
-
-
-def subscribers(event_type: str) -> list[WebhookEndpoint]:
-    """The active endpoints subscribed to ``event_type``: one query, so that
-    nobody listening costs nothing more."""
-    return [
-        endpoint
-        for endpoint in WebhookEndpoint.objects.filter(active=True).order_by("pk")
-        if event_type in (endpoint.events or [])
-    ]
 
 
 def emit(

@@ -11,17 +11,18 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User
+from accounts.selectors import cs_admins
 from core import business_days
 from notifications.models import OutboundMessage
 from notifications.outbox import absolute_url, addresses, queue_email
 
 from . import integrations
+from .links import risk_url
 from .models import Escalation, EscalationStatus, RiskStatus, Task
 
 logger = logging.getLogger(__name__)
@@ -34,16 +35,8 @@ class Kind:
     TASKS_OVERDUE = "tasks_overdue"
 
 
-def risk_url(risk_id: int) -> str:
-    return absolute_url(reverse("risks:detail", kwargs={"pk": risk_id}))
-
-
 def _admins() -> list[User]:
-    return list(
-        User.objects.filter(Q(role=Role.ADMIN) | Q(is_superuser=True), is_active=True)
-        .exclude(email="")
-        .order_by("pk")
-    )
+    return list(cs_admins())
 
 
 def _approvers(escalation: Escalation, admins: list[User] | None = None) -> list[User]:

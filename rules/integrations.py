@@ -20,11 +20,10 @@ from risks.integrations import (
     EventAccountSerializer,
     EventRiskSerializer,
     account_fields,
-    account_url,
     emit,
     event_webhook,
-    risk_url,
 )
+from risks.links import account_url, risk_url
 
 from .evidence import sentence
 from .models import Outcome, Rule, RuleMatch

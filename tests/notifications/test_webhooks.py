@@ -408,7 +408,7 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failure(admin, receiver):
 
 
 def _slack(admin, region, url):
-    return services.slack_webhook_set(user=admin, region=region, url=url)
+    return services.slack_webhook_create(user=admin, region=region, url=url)
 
 
 def test_a_slack_message_goes_to_its_region_and_waits_out_a_429(admin, receiver):
@@ -451,7 +451,7 @@ def test_the_slack_url_is_stored_encrypted_and_never_shown_in_full(admin):
     assert slack.url_hint == "hooks.slack.com/\u2026YYYY"
     assert slack.url == url
     # An empty URL keeps the stored one.
-    services.slack_webhook_set(user=admin, region=region, url="", active=False)
+    services.slack_webhook_update(user=admin, slack=slack, url="", active=False)
     slack.refresh_from_db()
     assert slack.url == url and not slack.active
 
@@ -527,7 +527,7 @@ def test_only_admins_set_up_integrations(factory, receiver):
     with pytest.raises(NotAllowed):
         services.endpoint_create(user=factory(), url=receiver.url, events=["risk.opened"])
     with pytest.raises(NotAllowed):
-        services.slack_webhook_set(
+        services.slack_webhook_create(
             user=factory(), region=factories.RegionFactory(), url=receiver.url
         )
 
